@@ -1,0 +1,1 @@
+//! GPU discovery and exclusive leases through cudarc; CUDA kernels with CPU reference paths.

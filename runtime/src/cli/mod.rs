@@ -1,0 +1,46 @@
+//! The `mlgym` command line: one module per subcommand, each with its own clap `Args`
+//! and a `run` function. Errors become one sentence on stderr (and `{"error": ...}` on
+//! stdout when `--json` was asked for) with a non-zero exit status.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod env;
+pub mod output;
+pub mod report;
+pub mod sandbox;
+
+/// mlgym: a native runtime and benchmark for AI-research agents.
+///
+/// An agent (an LLM, a replayed trajectory, a baseline or you) works on an ML research
+/// task in a sandboxed workspace; the runtime scores its submission with a native,
+/// seeded, tamper-proof evaluator and aggregates scores into performance profiles and AUP.
+#[derive(Debug, Parser)]
+#[command(name = "mlgym", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect and use the sandbox that confines agent code.
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+    /// Work with the native RL environments (replay reference trajectories).
+    #[command(subcommand)]
+    Env(env::EnvCommand),
+    /// Aggregate runs into scores, performance profiles, AUP and ranks.
+    Report(report::ReportArgs),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sandbox(cmd) => sandbox::run(cmd),
+        Command::Env(cmd) => env::run(cmd),
+        Command::Report(args) => report::run(args),
+    }
+}

@@ -1,0 +1,1 @@
+//! Native editor and search commands (`open`, `edit`, `search_dir`, ...).

@@ -1,0 +1,6 @@
+//! The mlgym runtime: the episode loop, agents, editor commands, trajectories, score
+//! aggregation and the command-line interface. See `ARCHITECTURE.md` for the map.
+
+pub mod cli;
+pub mod commands;
+pub mod report;

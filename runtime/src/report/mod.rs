@@ -1,0 +1,1 @@
+//! Score aggregation over runs: performance profiles, AUP, ranks, tables.

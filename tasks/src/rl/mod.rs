@@ -1,0 +1,1 @@
+//! Reinforcement-learning environments (gymnax-exact), policies and evaluation.
