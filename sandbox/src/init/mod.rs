@@ -43,24 +43,28 @@ pub(crate) fn self_is_init_capable() -> bool {
 /// NUL on fd 6; after each, the exit status and the working directory go to fd 7,
 /// NUL-separated. A syntax check (defining the command as a function body) keeps a
 /// malformed command from running at all; `source` keeps `cd`, variables and functions;
-/// the INT trap lets an interrupt unwind a command stuck in shell builtins.
+/// the INT trap lets an interrupt unwind a command stuck in shell builtins. The shell's
+/// own stderr is /dev/null outside commands, so job-death notices (\"Killed ...\") of
+/// stopped commands do not leak into the next command's output.
 pub(crate) const SESSION_SCRIPT: &str = r#"
 builtin trap ':' INT
+builtin exec 2>/dev/null
 __mlgym_f="$1"
 while IFS= builtin read -r -d '' __mlgym_id <&6; do
   IFS= builtin read -r -d '' __mlgym_src < "$__mlgym_f"
   if builtin eval "__mlgym_syntax_probe() {
 :
 $__mlgym_src
-}"; then
+}" 2>&1; then
     builtin unset -f __mlgym_syntax_probe
     builtin trap 'builtin trap : INT; builtin return 130' INT
-    builtin source "$__mlgym_f" </dev/null 6<&- 7>&- >&1 2>&2
+    builtin source "$__mlgym_f" </dev/null 6<&- 7>&- >&1 2>&1
     __mlgym_rc=$?
     builtin trap ':' INT
   else
     __mlgym_rc=2
   fi
+  builtin jobs >/dev/null 2>&1
   builtin printf '%s\0%s\0' "$__mlgym_rc" "$PWD" >&7
 done
 "#;

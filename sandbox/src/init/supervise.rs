@@ -39,6 +39,10 @@ fn process_table() -> HashMap<i32, (i32, u64)> {
         // The command name may contain spaces and parentheses: fields resume after the last ')'.
         let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
         let fields: Vec<&str> = rest.split_whitespace().collect();
+        // Zombies are already dead; their parent reaps them.
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
         let ppid = fields.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         // Field 20 of stat (num_threads) is the 18th after the command name.
         let threads = fields.get(17).and_then(|s| s.parse().ok()).unwrap_or(1);
