@@ -229,10 +229,16 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
             why: "a private loopback network needs network namespaces (mode full); use --net none".into(),
         });
     }
+    if mode != Mode::Full && spec.mounts.iter().any(|m| m.host != m.inside) {
+        return Err(SandboxError::ModeUnavailable {
+            mode: "landlock",
+            why: "showing a path under another name needs a mount namespace (mode full)".into(),
+        });
+    }
     let init_path = locate_init()?;
     let caller_root = sys::euid() == 0;
     if caller_root && mode != Mode::None {
-        for p in &spec.read_write {
+        for p in spec.read_write.iter().chain(spec.mounts.iter().filter(|m| m.writable).map(|m| &m.host)) {
             sys::chown_tree_for_sandbox(p)?;
         }
     }
@@ -263,6 +269,7 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
         read_write: spec.read_write.clone(),
         read_only: spec.read_only.clone(),
         hidden: spec.hidden.clone(),
+        mounts: spec.mounts.clone(),
         net: spec.net,
         limits: spec.limits.clone(),
         memory_by_cgroup,

@@ -118,6 +118,18 @@ pub enum OutputPolicy {
     Truncate,
 }
 
+/// A host path shown inside the sandbox under another name (mode `full` only; in other
+/// modes `inside` must equal `host`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// The path on the host.
+    pub host: PathBuf,
+    /// Where it appears inside.
+    pub inside: PathBuf,
+    /// Whether it is writable inside.
+    pub writable: bool,
+}
+
 /// Everything a sandboxed process may see and use.
 ///
 /// Paths keep their host names inside the sandbox (a workspace at `/x/ws` is `/x/ws`
@@ -132,6 +144,8 @@ pub struct SandboxSpec {
     pub read_only: Vec<PathBuf>,
     /// Paths that must not be visible inside, even when under a listed path.
     pub hidden: Vec<PathBuf>,
+    /// Host paths shown under other names inside (mode `full` only).
+    pub mounts: Vec<Mount>,
     /// Environment variables passed through from the caller's environment (by name).
     pub env_passthrough: Vec<String>,
     /// Environment variables set explicitly (after the pass-through ones).
@@ -159,6 +173,7 @@ impl SandboxSpec {
             read_write: vec![workdir.clone()],
             read_only: Vec::new(),
             hidden: Vec::new(),
+            mounts: Vec::new(),
             env_passthrough: Vec::new(),
             env: Vec::new(),
             workdir,
@@ -207,8 +222,35 @@ impl SandboxSpec {
         out.read_write = canonical_all(&self.read_write, "read-write")?;
         out.read_only = canonical_all(&self.read_only, "read-only")?;
         out.hidden = canonical_all(&self.hidden, "hidden")?;
-        out.workdir = canonical(&self.workdir, "working directory")?;
-        if !out.workdir.is_dir() {
+        for m in &mut out.mounts {
+            m.host = canonical(&m.host, "mounted")?;
+            if !m.inside.is_absolute() || m.inside.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                return Err(SandboxError::InvalidSpec(format!(
+                    "mount target {} must be an absolute path without `..`",
+                    m.inside.display()
+                )));
+            }
+            if ["/proc", "/dev", "/sys"].iter().any(|d| m.inside.starts_with(d)) || SYSTEM_DIRS.iter().any(|d| m.inside.starts_with(d)) {
+                return Err(SandboxError::InvalidSpec(format!(
+                    "mount target {} would shadow a system directory",
+                    m.inside.display()
+                )));
+            }
+        }
+        let in_mount = out.mounts.iter().any(|m| self.workdir.starts_with(&m.inside));
+        if in_mount {
+            // The working directory is named as seen inside; it need not exist on the host.
+            if !self.workdir.is_absolute() {
+                return Err(SandboxError::InvalidSpec(format!(
+                    "working directory {} must be absolute",
+                    self.workdir.display()
+                )));
+            }
+            out.workdir = self.workdir.clone();
+        } else {
+            out.workdir = canonical(&self.workdir, "working directory")?;
+        }
+        if !in_mount && !out.workdir.is_dir() {
             return Err(SandboxError::InvalidSpec(format!(
                 "working directory {} is not a directory",
                 out.workdir.display()
@@ -216,6 +258,7 @@ impl SandboxSpec {
         }
         let visible = out.read_write.iter().chain(out.read_only.iter());
         let in_visible = visible.clone().any(|p| out.workdir.starts_with(p))
+            || in_mount
             || SYSTEM_DIRS.iter().any(|d| out.workdir.starts_with(d));
         if !in_visible {
             return Err(SandboxError::InvalidSpec(format!(

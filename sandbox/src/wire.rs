@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Limits, Mode, NetPolicy};
+use crate::spec::{Limits, Mode, Mount, NetPolicy};
 
 /// The helper reads its configuration here.
 pub const FD_CONFIG: i32 = 3;
@@ -42,6 +42,8 @@ pub struct InitConfig {
     pub read_only: Vec<PathBuf>,
     /// Hidden paths.
     pub hidden: Vec<PathBuf>,
+    /// Remapped mounts (mode `full`).
+    pub mounts: Vec<Mount>,
     /// Network policy.
     pub net: NetPolicy,
     /// Limits (wall-clock and output are enforced by the parent).

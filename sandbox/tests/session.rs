@@ -173,3 +173,30 @@ fn a_thousand_commands_leak_nothing() {
     let after = open_fds();
     assert!(after <= fds + 24, "descriptors grew from {fds} to {after}");
 }
+
+#[test]
+fn a_workspace_can_appear_under_another_name() {
+    if !modes().contains(&ModeRequest::Full) {
+        eprintln!("SKIP: remapped mounts need mode full");
+        return;
+    }
+    let ws = workspace();
+    std::fs::write(ws.path().join("hello.txt"), "hi").unwrap();
+    let mut sp = spec(ModeRequest::Full, ws.path());
+    sp.read_write.clear();
+    sp.mounts.push(mlgym_sandbox::Mount {
+        host: ws.path().to_path_buf(),
+        inside: "/home/agent/workspace".into(),
+        writable: true,
+    });
+    sp.workdir = "/home/agent/workspace".into();
+    sp.limits.wall = None;
+    let mut s = Session::start(&sp).unwrap();
+    let o = s.run("pwd; cat hello.txt; echo; echo made > new.txt", T).unwrap();
+    assert_eq!(o.output, "/home/agent/workspace\nhi\n");
+    assert_eq!(std::fs::read_to_string(ws.path().join("new.txt")).unwrap(), "made\n");
+    // In landlock mode the same spec is refused rather than silently changed.
+    let mut ll = sp.clone();
+    ll.mode = ModeRequest::Landlock;
+    assert!(Session::start(&ll).is_err());
+}

@@ -116,6 +116,13 @@ pub fn landlock(cfg: &InitConfig) -> Result<String, String> {
     let mut read_paths: Vec<PathBuf> = existing(SYSTEM_DIRS.iter().map(PathBuf::from));
     read_paths.extend(cfg.read_only.iter().cloned());
     let mut rw_paths: Vec<PathBuf> = cfg.read_write.clone();
+    for m in &cfg.mounts {
+        if m.writable {
+            rw_paths.push(m.inside.clone());
+        } else {
+            read_paths.push(m.inside.clone());
+        }
+    }
     let mut dev_paths: Vec<PathBuf> = existing(
         ["null", "zero", "full", "random", "urandom"].iter().map(|n| Path::new("/dev").join(n)),
     );

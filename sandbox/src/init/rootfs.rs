@@ -101,8 +101,8 @@ fn inside(root: &Path, p: &Path) -> PathBuf {
     root.join(p.strip_prefix("/").unwrap_or(p))
 }
 
-fn bind(root: &Path, src: &Path, read_only: bool) -> Result<(), String> {
-    let dst = inside(root, src);
+fn bind(root: &Path, src: &Path, target: &Path, read_only: bool) -> Result<(), String> {
+    let dst = inside(root, target);
     mount_point_for(src, &dst)?;
     mount(Some(src), &dst, None, libc::MS_BIND | libc::MS_REC, None)?;
     let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -126,7 +126,7 @@ pub fn build(cfg: &InitConfig) -> Result<(), String> {
             std::os::unix::fs::symlink(&target, inside(root, p))
                 .map_err(|e| format!("creating link {d}: {e}"))?;
         } else if meta.is_dir() {
-            bind(root, p, true)?;
+            bind(root, p, p, true)?;
         }
     }
 
@@ -138,18 +138,20 @@ pub fn build(cfg: &InitConfig) -> Result<(), String> {
 
     // Parents before children, so that a read-only path inside a read-write one (or the
     // reverse) ends up on top.
-    let mut binds: Vec<(&Path, bool)> = cfg
+    // (host, inside, read-only)
+    let mut binds: Vec<(&Path, &Path, bool)> = cfg
         .read_only
         .iter()
-        .map(|p| (p.as_path(), true))
-        .chain(cfg.read_write.iter().map(|p| (p.as_path(), false)))
+        .map(|p| (p.as_path(), p.as_path(), true))
+        .chain(cfg.read_write.iter().map(|p| (p.as_path(), p.as_path(), false)))
+        .chain(cfg.mounts.iter().map(|m| (m.host.as_path(), m.inside.as_path(), !m.writable)))
         .collect();
-    binds.sort_by_key(|(p, _)| p.components().count());
-    for (p, ro) in &binds {
-        bind(root, p, *ro)?;
+    binds.sort_by_key(|(_, t, _)| t.components().count());
+    for (src, target, ro) in &binds {
+        bind(root, src, target, *ro)?;
     }
     for h in &cfg.hidden {
-        let covered = binds.iter().any(|(p, _)| h.starts_with(p)) || SYSTEM_DIRS.iter().any(|d| h.starts_with(d));
+        let covered = binds.iter().any(|(p, _, _)| h.starts_with(p)) || SYSTEM_DIRS.iter().any(|d| h.starts_with(d));
         if !covered {
             continue; // not mounted at all, so it does not exist inside
         }
