@@ -10,6 +10,7 @@ pub mod env;
 pub mod output;
 pub mod report;
 pub mod sandbox;
+pub mod view;
 
 /// mlgym: a native runtime and benchmark for AI-research agents.
 ///
@@ -33,6 +34,8 @@ pub enum Command {
     Env(env::EnvCommand),
     /// Aggregate runs into scores, performance profiles, AUP and ranks.
     Report(report::ReportArgs),
+    /// Render a trajectory as one self-contained HTML page.
+    View(view::ViewArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -42,5 +45,6 @@ pub fn main() -> ExitCode {
         Command::Sandbox(cmd) => sandbox::run(cmd),
         Command::Env(cmd) => env::run(cmd),
         Command::Report(args) => report::run(args),
+        Command::View(args) => view::run(args),
     }
 }
