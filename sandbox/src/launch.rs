@@ -6,7 +6,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -36,7 +36,7 @@ pub(crate) struct Launched {
     pub stdin: Option<File>,
     pub stdout: File,
     pub stderr: Option<File>,
-    pub report: BufReader<File>,
+    pub report: File,
     pub control: Option<File>,
     pub status: Option<File>,
     pub mode: Mode,
@@ -381,7 +381,7 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
         stdin: in_w.map(File::from),
         stdout: File::from(out_r),
         stderr: err_r.map(File::from),
-        report: BufReader::new(File::from(rep_r)),
+        report: File::from(rep_r),
         control: Some(File::from(ctl_w)),
         status: st_r.map(File::from),
         mode,
@@ -413,13 +413,21 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
     }
 }
 
-/// Reads one report line (blocking).
-pub(crate) fn read_report(r: &mut BufReader<File>) -> Option<Report> {
-    let mut line = String::new();
-    match r.read_line(&mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => serde_json::from_str(&line).ok(),
+/// Reads one report line (blocking), a byte at a time so that nothing after the line is
+/// consumed (the next report may already be in the pipe).
+pub(crate) fn read_report(r: &mut File) -> Option<Report> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match r.read(&mut b) {
+            Ok(0) => return None,
+            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) => line.push(b[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
     }
+    serde_json::from_slice(&line).ok()
 }
 
 /// Runs in the cloned child: arrange descriptors, wait for the uid map, set ids, exec.

@@ -72,7 +72,7 @@ pub(crate) fn collect(
     let started = l.started;
     let mut out = Stream::new(Some(l.stdout.try_clone().map_err(|e| SandboxError::io("cloning stdout", e))?))?;
     let mut err = Stream::new(l.stderr.as_ref().map(|f| f.try_clone()).transpose().map_err(|e| SandboxError::io("cloning stderr", e))?)?;
-    let report_file = l.report.get_ref().try_clone().map_err(|e| SandboxError::io("cloning the report pipe", e))?;
+    let report_file = l.report.try_clone().map_err(|e| SandboxError::io("cloning the report pipe", e))?;
     let mut rep = Stream::new(Some(report_file))?;
     let mut exited: Option<(Option<i32>, Option<i32>, f64, bool)> = None;
     let mut forced: Option<(EndReason, Option<LimitKind>)> = None;

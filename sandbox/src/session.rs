@@ -85,7 +85,7 @@ impl Session {
         if let Some(s) = &l.status {
             nonblocking(s)?;
         }
-        nonblocking(l.report.get_ref())?;
+        nonblocking(&l.report)?;
         Ok(l)
     }
 
@@ -167,7 +167,7 @@ impl Session {
             let now = Instant::now();
             let wait = deadline.map(|d| d.saturating_duration_since(now));
             let st_fd = self.launched.status.as_ref().map_or(-1, |f| f.as_raw_fd());
-            let fds = [self.launched.stdout.as_raw_fd(), st_fd, self.launched.report.get_ref().as_raw_fd(), self.launched.pidfd.as_raw_fd()];
+            let fds = [self.launched.stdout.as_raw_fd(), st_fd, self.launched.report.as_raw_fd(), self.launched.pidfd.as_raw_fd()];
             let rev = sys::poll_in(&fds, wait)?;
             let (_, n) = sys::drain_into(&mut self.launched.stdout, &mut out, self.cap);
             seen += n;
@@ -186,7 +186,7 @@ impl Session {
                 }
             }
             if rev[2] != 0 {
-                let (_, _) = sys::drain_into(self.launched.report.get_mut(), &mut self.report_buf, 1 << 20);
+                let (_, _) = sys::drain_into(&mut self.launched.report, &mut self.report_buf, 1 << 20);
                 while let Some(i) = self.report_buf.iter().position(|&b| b == b'\n') {
                     let line: Vec<u8> = self.report_buf.drain(..=i).collect();
                     match serde_json::from_slice::<Report>(&line) {

@@ -166,6 +166,17 @@ pub fn egid() -> u32 {
 /// escape `RLIMIT_NPROC`.
 pub const SANDBOX_HOST_ID: u32 = 100_000;
 
+/// Gives `path` (and everything under it) to the sandbox's host uid when the caller is
+/// root, so that files the caller wrote into a shared read-write path stay writable
+/// inside. Does nothing for other callers. Symlinks are not followed.
+pub fn give_to_sandbox(path: &std::path::Path) -> Result<(), SandboxError> {
+    if euid() == 0 {
+        chown_tree_for_sandbox(path)
+    } else {
+        Ok(())
+    }
+}
+
 /// Gives `path` and everything under it to the sandbox's host uid (only when the caller
 /// is root and the path is not already owned by it). Symlinks are not followed.
 pub fn chown_tree_for_sandbox(path: &std::path::Path) -> Result<(), SandboxError> {
