@@ -102,7 +102,10 @@ fn load_folder(folder: &str, files: &[(&str, &'static [u8])]) -> Result<Option<T
     let file = |name: &str| files.iter().find(|(p, _)| *p == name).map(|(_, b)| *b);
     let fail = |message: String| RegistryError::Folder { folder: folder.to_string(), message };
     let toml_path = PathBuf::from(format!("tasks/defs/{folder}/task.toml"));
-    let text = file("task.toml").ok_or_else(|| fail("has no task.toml".into()))?;
+    // A folder without a definition (e.g. one being written) is not a task.
+    let Some(text) = file("task.toml") else {
+        return Ok(None);
+    };
     let text = std::str::from_utf8(text).map_err(|_| fail("task.toml is not UTF-8".into()))?;
     let def = TaskDef::parse(text, &toml_path)?;
     let description = match &def.description_file {

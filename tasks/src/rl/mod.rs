@@ -1,1 +1,26 @@
 //! Reinforcement-learning environments (gymnax-exact), policies and evaluation.
+//!
+//! The three environments of MLGym's RL tasks are re-implemented natively so that a
+//! trainer or an evaluator can step thousands of them per millisecond without JAX:
+//!
+//! * [`env`]: one module per environment (`MetaMaze-misc`, `MountainCarContinuous-v0`,
+//!   `Breakout-MinAtar`): default parameters, state, reset, step and observation, with the
+//!   rules of gymnax 1.0.1 (separate `terminated` and `truncated`).
+//! * [`vec_env`]: N environments stepped at once, state stored as a structure of arrays,
+//!   auto-reset like gymnax's `env.step`, one random stream per environment so results do
+//!   not depend on the number of threads.
+//! * [`replay`]: checks the environments against trajectories recorded from gymnax.
+//!
+//! Randomness always comes from [`crate::rng::Rng`]; every random draw can also be given
+//! from outside (its outcome), which is how recorded trajectories are replayed exactly.
+
+pub mod env;
+pub mod replay;
+mod soa;
+pub mod vec_env;
+
+pub use env::{
+    ActionSpace, Breakout, BreakoutParams, BreakoutState, Env, EnvId, MetaMaze, MetaMazeParams,
+    MetaMazeState, MountainCar, MountainCarParams, MountainCarState, Transition, UnknownEnvError,
+};
+pub use vec_env::{Actions, AnyVecEnv, Parallelism, SoaEnv, VecEnv, VecEnvError};
