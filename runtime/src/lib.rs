@@ -1,7 +1,11 @@
 //! The mlgym runtime: the episode loop, agents, editor commands, trajectories, score
 //! aggregation and the command-line interface. See `ARCHITECTURE.md` for the map.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
+pub mod episode;
+pub mod record;
 pub mod report;
+pub mod runner;
 pub mod view;

@@ -6,10 +6,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod baseline;
+pub mod common;
 pub mod env;
+pub mod eval;
 pub mod output;
 pub mod report;
+pub mod run;
 pub mod sandbox;
+pub mod tasks;
 pub mod view;
 
 /// mlgym: a native runtime and benchmark for AI-research agents.
@@ -26,6 +31,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run one episode of a task with an agent (baseline, replay:FILE, human, ...).
+    Run(run::RunArgs),
+    /// Score a directory of submission artefacts exactly as `submit` would.
+    Eval(eval::EvalArgs),
+    /// Run a task's native baseline and score it.
+    Baseline(baseline::BaselineArgs),
+    /// List the tasks, or show one.
+    Tasks(tasks::TasksArgs),
     /// Inspect and use the sandbox that confines agent code.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
@@ -42,6 +55,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Baseline(args) => baseline::run(args),
+        Command::Tasks(args) => tasks::run(args),
         Command::Sandbox(cmd) => sandbox::run(cmd),
         Command::Env(cmd) => env::run(cmd),
         Command::Report(args) => report::run(args),

@@ -1,0 +1,66 @@
+//! `mlgym eval`: scores a directory of artefacts exactly as `submit` would.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::common::{task, SandboxOpts};
+use super::output::{finish, print_json};
+use crate::episode::{artefacts, scoring};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Task id.
+    #[arg(long)]
+    pub task: String,
+    /// Directory holding the submission artefacts (only the task's declared artefacts
+    /// are copied out of it and scored).
+    #[arg(long)]
+    pub submission: PathBuf,
+    /// Seed of the evaluation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub sandbox: SandboxOpts,
+    /// Print one JSON object: task and metrics (or error).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: EvalArgs) -> ExitCode {
+    let json = args.json;
+    finish(json, || {
+        let t = task(&args.task)?;
+        if !args.submission.is_dir() {
+            anyhow::bail!("--submission {} is not a directory", args.submission.display());
+        }
+        let work = tempfile_dir()?;
+        let sub = work.join("submission");
+        std::fs::create_dir_all(&sub)?;
+        artefacts::collect(&args.submission, &t.def.submission, &sub, scoring::ARTEFACT_LIMIT)
+            .map_err(|e| anyhow::anyhow!("{e} in {}", args.submission.display()))?;
+        let agent_code = mlgym_tasks::AgentCodeConfig { mode: args.sandbox.mode()?, python: args.sandbox.python()? };
+        let data_root = mlgym_tasks::data::data_root();
+        let result = scoring::evaluate_dir(t, &sub, &work, &data_root, args.seed, &agent_code);
+        let _ = std::fs::remove_dir_all(&work);
+        let metrics = result?;
+        if args.json {
+            print_json(&serde_json::json!({ "task": t.def.id, "seed": args.seed, "metrics": metrics }));
+        } else {
+            for (k, v) in &metrics {
+                println!("{k}: {v}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A fresh private working directory for one evaluation.
+pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let base = std::env::temp_dir().join(format!("mlgym-eval-{}-{}", std::process::id(), crate::record::now().to_bits()));
+    std::fs::create_dir_all(&base)?;
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755))?;
+    Ok(base)
+}

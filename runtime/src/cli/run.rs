@@ -1,0 +1,108 @@
+//! `mlgym run`: one episode of a task with an agent; `--resume` continues a killed one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::common::{task, SandboxOpts};
+use super::output::{finish, print_json};
+use crate::episode::EpisodeConfig;
+use crate::runner::{self, RunSettings};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Task id (see `mlgym tasks`).
+    #[arg(long, required_unless_present = "resume")]
+    pub task: Option<String>,
+    /// The agent: baseline (the task's native baseline, then submit), human (you, at the
+    /// terminal), replay:FILE (the responses of a trajectory.jsonl or .traj[.gz]).
+    #[arg(long, default_value = "baseline")]
+    pub agent: String,
+    /// Step budget; the action after the last step is replaced by an autosubmission.
+    #[arg(long, default_value_t = 50)]
+    pub max_steps: usize,
+    /// Seed of every evaluation (same submission + seed = same score).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Timeout of ordinary commands, in seconds (commands starting Python get the task's
+    /// training timeout).
+    #[arg(long, default_value_t = 25)]
+    pub command_timeout: u64,
+    /// Where run directories are created.
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// Continue the episode recorded in this run directory (after a crash or kill).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub sandbox: SandboxOpts,
+    /// Print one JSON object: run_dir, exit_status, scores.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let json = args.json;
+    finish(json, || run_inner(args))
+}
+
+fn run_inner(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut args = args;
+    let mut resume_dir = None;
+    if let Some(dir) = &args.resume {
+        let meta: crate::record::RunMeta = serde_json::from_slice(
+            &std::fs::read(dir.join("run.json")).with_context(|| format!("reading {}/run.json", dir.display()))?,
+        )
+        .with_context(|| format!("{}/run.json is not a run record", dir.display()))?;
+        args.task = Some(meta.task);
+        args.agent = meta.agent;
+        args.seed = meta.seed;
+        args.max_steps = meta.max_steps;
+        resume_dir = Some(dir.clone());
+    }
+    let task_id = args.task.clone().unwrap_or_default();
+    let t = task(&task_id)?;
+    let model = crate::agent::from_spec(&args.agent).map_err(anyhow::Error::msg)?;
+    let settings = RunSettings {
+        agent_spec: args.agent.clone(),
+        episode: EpisodeConfig {
+            max_steps: args.max_steps,
+            short_timeout: Duration::from_secs(args.command_timeout.max(1)),
+            seed: args.seed,
+            mode: args.sandbox.mode()?,
+            data_root: mlgym_tasks::data::data_root(),
+            python: args.sandbox.python()?,
+            native_baseline: args.agent == "baseline",
+        },
+    };
+    if !json_quiet(&args) {
+        eprintln!("mlgym: task {} with agent {} (seed {})", t.def.id, args.agent, args.seed);
+    }
+    let result = match &resume_dir {
+        Some(d) => runner::resume(t, model, settings, d)?,
+        None => runner::run_new(t, model, settings, &args.out)?,
+    };
+    if args.json {
+        print_json(&serde_json::json!({
+            "run_dir": result.run_dir,
+            "exit_status": result.exit_status,
+            "steps": result.steps,
+            "scores": result.scores,
+        }));
+    } else {
+        println!("run directory: {}", result.run_dir.display());
+        println!("exit status:   {}", result.exit_status);
+        println!("steps:         {}", result.steps);
+        for s in &result.scores {
+            println!("  step {:>3} {:<14} {}", s.step, s.kind, crate::episode::pyrepr::metrics(&s.metrics));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json_quiet(a: &RunArgs) -> bool {
+    a.json
+}
