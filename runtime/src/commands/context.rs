@@ -34,6 +34,9 @@ pub struct CommandContext<'a> {
     /// How long one `search_dir`/`search_file`/`find_file` may run before it stops with
     /// partial results.
     pub search_time_limit: Duration,
+    /// Canonical directories outside the workspace whose files may be read (not written)
+    /// through a link in the workspace, e.g. the task's public data behind `data/`.
+    pub readable_roots: &'a [PathBuf],
 }
 
 impl<'a> CommandContext<'a> {
@@ -47,7 +50,14 @@ impl<'a> CommandContext<'a> {
             is_hidden: &nothing,
             python,
             search_time_limit: Duration::from_secs(25),
+            readable_roots: &[],
         }
+    }
+
+    /// Sets the directories readable through links (see [`CommandContext::readable_roots`]).
+    pub fn with_readable_roots(mut self, roots: &'a [PathBuf]) -> Self {
+        self.readable_roots = roots;
+        self
     }
 
     /// Sets the read-only predicate.
@@ -102,8 +112,11 @@ impl<'c, 'a> Resolver<'c, 'a> {
         path.starts_with(&self.root) || path.starts_with(normalize(self.ctx.workspace))
     }
 
-    /// Whether a canonical path is inside the workspace and not hidden.
+    /// Whether a canonical path is inside the workspace (or a readable root) and not hidden.
     pub fn visible(&self, canonical: &Path) -> bool {
+        if let Some(extra) = self.ctx.readable_roots.iter().find(|r| canonical.starts_with(r)) {
+            return !(self.ctx.is_hidden)(canonical) && !(self.ctx.is_hidden)(extra);
+        }
         if !canonical.starts_with(&self.root) {
             return false;
         }
@@ -147,7 +160,7 @@ impl<'c, 'a> Resolver<'c, 'a> {
     }
 
     fn confine(&self, canonical: PathBuf) -> Result<PathBuf, PathProblem> {
-        if !canonical.starts_with(&self.root) {
+        if !canonical.starts_with(&self.root) && !self.ctx.readable_roots.iter().any(|r| canonical.starts_with(r)) {
             return Err(PathProblem::Outside);
         }
         if !self.visible(&canonical) {
@@ -171,7 +184,12 @@ impl<'c, 'a> Resolver<'c, 'a> {
             Err(e) if is_missing(&e) => return Err(PathProblem::NotFound),
             Err(e) => return Err(PathProblem::Io(e)),
         };
-        let path = self.confine(dir)?.join(name);
+        let dir = self.confine(dir)?;
+        if !dir.starts_with(&self.root) {
+            // Readable roots are never written to.
+            return Err(PathProblem::Outside);
+        }
+        let path = dir.join(name);
         if !self.visible(&path) {
             return Err(PathProblem::NotFound);
         }

@@ -257,8 +257,10 @@ impl Episode {
         let read_only = self.workspace.read_only.clone();
         let data = self.workspace.data.clone();
         let is_read_only = move |p: &Path| read_only.iter().any(|r| r == p) || data.as_ref().is_some_and(|d| p.starts_with(d));
+        let readable: Vec<PathBuf> = self.workspace.data.iter().cloned().collect();
         let ctx = CommandContext::new(&cwd, &self.workspace.host, &self.checker)
             .with_read_only(&is_read_only)
+            .with_readable_roots(&readable)
             .with_search_time_limit(self.cfg.short_timeout);
         let obs = commands::execute(&cmd, &mut self.editor, &ctx);
         if let Some(changed) = &obs.changed_file {

@@ -15,6 +15,10 @@ use mlgym_tasks::Task;
 
 /// MLGym's workspace path inside its container.
 pub const INSIDE_WORKSPACE: &str = "/home/agent/workspace";
+/// Where the task's public data appears in mode `full` (`workspace/data` links to it).
+pub const INSIDE_DATA: &str = "/home/agent/data";
+/// Where the `python` link directory appears in mode `full`.
+pub const INSIDE_BIN: &str = "/opt/mlgym/bin";
 
 /// Problems preparing a workspace.
 #[derive(Debug, thiserror::Error)]
@@ -110,9 +114,16 @@ impl Workspace {
                 }
                 let public = d.public_dir(data_root).map_err(|e| WorkspaceError::DataMissing { task: task.def.id.clone(), how: e.to_string() })?;
                 let public = std::fs::canonicalize(&public).map_err(io(format!("resolving {}", public.display())))?;
+                // workspace/data -> ../data -> the public directory. Inside mode `full`,
+                // `../data` is a read-only mount of it at /home/agent/data, so no host
+                // path shows; on the host the editor follows the same links.
+                let outer = run_dir.join("data");
+                if std::fs::symlink_metadata(&outer).is_err() {
+                    std::os::unix::fs::symlink(&public, &outer).map_err(io(format!("linking {}", outer.display())))?;
+                }
                 let link = host.join("data");
                 if fresh && std::fs::symlink_metadata(&link).is_err() {
-                    std::os::unix::fs::symlink(&public, &link).map_err(io(format!("linking {}", link.display())))?;
+                    std::os::unix::fs::symlink("../data", &link).map_err(io(format!("linking {}", link.display())))?;
                 }
                 Some(public)
             }
@@ -165,8 +176,17 @@ impl Workspace {
                 spec.mounts.push(Mount { host: f.clone(), inside: self.to_inside(f), writable: false });
             }
         }
-        spec.read_only.extend(self.data.iter().cloned());
-        spec.read_only.push(self.bin.clone());
+        let bin_inside = if mode == Mode::Full {
+            spec.mounts.push(Mount { host: self.bin.clone(), inside: INSIDE_BIN.into(), writable: false });
+            if let Some(d) = &self.data {
+                spec.mounts.push(Mount { host: d.clone(), inside: INSIDE_DATA.into(), writable: false });
+            }
+            PathBuf::from(INSIDE_BIN)
+        } else {
+            spec.read_only.extend(self.data.iter().cloned());
+            spec.read_only.push(self.bin.clone());
+            self.bin.clone()
+        };
         spec.read_only.extend(python.read_only.iter().cloned());
         spec.net = NetPolicy::None;
         spec.output_policy = OutputPolicy::Truncate;
@@ -191,7 +211,7 @@ impl Workspace {
         if !tmp.is_empty() {
             spec.env.push(("HOME".into(), tmp));
         }
-        let mut path = format!("{}:", self.bin.display());
+        let mut path = format!("{}:", bin_inside.display());
         if let Some(dir) = python.executable.parent() {
             if !mlgym_sandbox::SYSTEM_DIRS.iter().any(|d| dir.starts_with(d)) {
                 path.push_str(&format!("{}:", dir.display()));
