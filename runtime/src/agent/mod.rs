@@ -9,6 +9,7 @@
 pub mod baseline;
 pub mod history;
 pub mod human;
+pub mod llm;
 pub mod parse;
 pub mod prompt;
 pub mod replay;
@@ -96,11 +97,14 @@ pub trait Model: Send {
     }
 }
 
-/// Builds the model named by an `--agent` spec: `baseline`, `human`, `replay:FILE`.
+/// Builds the model named by an `--agent` spec: `baseline`, `human`, `replay:FILE`,
+/// `openai:MODEL`, `anthropic:MODEL` (LLM settings from the config file and environment;
+/// see [`llm::config`]).
 pub fn from_spec(spec: &str) -> Result<Box<dyn Model>, String> {
     match spec.split_once(':') {
         None if spec == "baseline" => Ok(Box::new(baseline::SubmitBaseline::default())),
         None if spec == "human" => Ok(Box::new(human::Human::default())),
+        Some(("openai" | "anthropic", _)) => llm::from_spec(spec, Vec::new()).map_err(|e| e.to_string()),
         Some(("replay", file)) => replay::Replay::load(std::path::Path::new(file)).map(|r| Box::new(r) as Box<dyn Model>).map_err(|e| e.to_string()),
         _ => Err(format!(
             "unknown agent `{spec}`; use baseline, human, replay:FILE (a trajectory.jsonl or .traj[.gz]), openai:MODEL or anthropic:MODEL"

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod baseline;
 pub mod common;
+pub mod config;
 pub mod env;
 pub mod eval;
 pub mod output;
@@ -49,6 +50,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Render a trajectory as one self-contained HTML page.
     View(view::ViewArgs),
+    /// Show the LLM-agent settings and where each value comes from.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -63,5 +67,6 @@ pub fn main() -> ExitCode {
         Command::Env(cmd) => env::run(cmd),
         Command::Report(args) => report::run(args),
         Command::View(args) => view::run(args),
+        Command::Config(cmd) => config::run(cmd),
     }
 }

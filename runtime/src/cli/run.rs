@@ -18,7 +18,9 @@ pub struct RunArgs {
     #[arg(long, required_unless_present = "resume")]
     pub task: Option<String>,
     /// The agent: baseline (the task's native baseline, then submit), human (you, at the
-    /// terminal), replay:FILE (the responses of a trajectory.jsonl or .traj[.gz]).
+    /// terminal), replay:FILE (the responses of a trajectory.jsonl or .traj[.gz]),
+    /// openai:MODEL (any OpenAI-compatible endpoint, key in $OPENAI_API_KEY),
+    /// anthropic:MODEL (key in $ANTHROPIC_API_KEY).
     #[arg(long, default_value = "baseline")]
     pub agent: String,
     /// Step budget; the action after the last step is replaced by an autosubmission.
@@ -39,6 +41,8 @@ pub struct RunArgs {
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub sandbox: SandboxOpts,
+    #[command(flatten)]
+    pub llm: super::config::LlmArgs,
     /// Print one JSON object: run_dir, exit_status, scores.
     #[arg(long)]
     pub json: bool,
@@ -65,7 +69,7 @@ fn run_inner(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let task_id = args.task.clone().unwrap_or_default();
     let t = task(&task_id)?;
-    let model = crate::agent::from_spec(&args.agent).map_err(anyhow::Error::msg)?;
+    let model = super::config::build_model(&args.agent, &args.llm)?;
     let settings = RunSettings {
         agent_spec: args.agent.clone(),
         episode: EpisodeConfig {
