@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 pub mod baseline;
 pub mod common;
 pub mod config;
+pub mod data;
 pub mod env;
 pub mod eval;
 pub mod output;
@@ -46,6 +47,9 @@ pub enum Command {
     /// Work with the native RL environments (replay reference trajectories).
     #[command(subcommand)]
     Env(env::EnvCommand),
+    /// Stage datasets under the data root ($MLGYM_DATA) and list what is staged.
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Aggregate runs into scores, performance profiles, AUP and ranks.
     Report(report::ReportArgs),
     /// Render a trajectory as one self-contained HTML page.
@@ -65,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Tasks(args) => tasks::run(args),
         Command::Sandbox(cmd) => sandbox::run(cmd),
         Command::Env(cmd) => env::run(cmd),
+        Command::Data(cmd) => data::run(cmd),
         Command::Report(args) => report::run(args),
         Command::View(args) => view::run(args),
         Command::Config(cmd) => config::run(cmd),
