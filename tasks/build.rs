@@ -26,7 +26,7 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let defs = manifest.join("defs");
     println!("cargo:rerun-if-changed={}", defs.display());
-    let mut code = String::from("/// Embedded task folders: (folder name, [(relative path, bytes)]).\npub static EMBEDDED: &[(&str, &[(&str, &[u8])])] = &[\n");
+    let mut code = String::from("/// Embedded task folders: (folder name, [(relative path, bytes)]).\n#[allow(clippy::type_complexity)]\npub static EMBEDDED: &[(&str, &[(&str, &[u8])])] = &[\n");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&defs).map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect()).unwrap_or_default();
     dirs.sort();
     for d in dirs {

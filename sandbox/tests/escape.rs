@@ -1,5 +1,6 @@
 //! Escape tests: each case runs in every mode this host supports (`full`, `landlock`)
 //! and asserts that the sandbox holds.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

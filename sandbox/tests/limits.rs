@@ -1,5 +1,6 @@
 //! Resource limits: each abuse is stopped at its limit with the right reason, in every
 //! mode, and leaves no process behind.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Persistent sessions: state, timeouts, stdin, restarts and leaks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -118,7 +118,7 @@ fn a_killed_run_resumes_without_losing_or_duplicating_steps() {
     child.kill().unwrap();
     child.wait().unwrap();
     let before = journal_steps(&run_dir).len();
-    assert!(before >= 3 && before < 10, "{before}");
+    assert!((3..10).contains(&before), "{before}");
     let v = run_json(&["run", "--resume", run_dir.to_str().unwrap(), "--json"]);
     assert_eq!(v["exit_status"], "submitted", "{v}");
     let steps = journal_steps(&run_dir);

@@ -23,7 +23,7 @@ pub enum SandboxCommand {
     /// (128+N when killed by signal N, 124 on timeout).
     ///
     /// Example: mlgym sandbox exec --rw ./ws --ro ./data --timeout 10 -- python3 train.py
-    Exec(ExecArgs),
+    Exec(Box<ExecArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -104,7 +104,7 @@ pub fn run(cmd: SandboxCommand) -> ExitCode {
         }),
         SandboxCommand::Exec(args) => {
             let json = args.json;
-            finish(json, || exec(args))
+            finish(json, || exec(*args))
         }
     }
 }

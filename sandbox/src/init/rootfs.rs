@@ -162,7 +162,7 @@ pub fn build(cfg: &InitConfig) -> Result<(), String> {
             let empty = root.join(".hidden-file");
             if !empty.exists() {
                 std::fs::File::create(&empty).map_err(|e| format!("creating {}: {e}", empty.display()))?;
-                std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0))
+                std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0o000))
                     .map_err(|e| format!("chmod {}: {e}", empty.display()))?;
             }
             mount(Some(&empty), &dst, None, libc::MS_BIND, None)?;
