@@ -1,5 +1,6 @@
 //! Where datasets live: `$MLGYM_DATA`, else `$XDG_DATA_HOME/mlgym`, else
-//! `~/.local/share/mlgym`.
+//! `~/.local/share/mlgym` — or `/var/lib/mlgym` for root, whose home directory the
+//! sandbox's unprivileged user cannot enter.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,10 @@ use std::path::PathBuf;
 pub fn data_root() -> PathBuf {
     if let Some(d) = std::env::var_os("MLGYM_DATA").filter(|v| !v.is_empty()) {
         return PathBuf::from(d);
+    }
+    // SAFETY: geteuid never fails.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/mlgym");
     }
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(x).join("mlgym");

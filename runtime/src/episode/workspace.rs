@@ -62,6 +62,30 @@ pub struct Workspace {
     pub bin: PathBuf,
 }
 
+/// When we run as root the sandbox runs as an unprivileged uid, which must be able to
+/// walk down to the data: every directory above it needs the "others may enter" bit.
+fn reachable_by_sandbox(p: &Path) -> Result<(), WorkspaceError> {
+    use std::os::unix::fs::PermissionsExt;
+    if !mlgym_sandbox::host_support().caller_is_root {
+        return Ok(());
+    }
+    for dir in p.ancestors() {
+        let Ok(meta) = std::fs::metadata(dir) else { continue };
+        if meta.permissions().mode() & 0o001 == 0 {
+            return Err(WorkspaceError::Io {
+                context: format!(
+                    "the task data {} cannot be reached by the sandbox's unprivileged user because {} is not enterable by others; run `chmod o+x {}` or stage the data under a directory such as /var/lib/mlgym (MLGYM_DATA)",
+                    p.display(),
+                    dir.display(),
+                    dir.display()
+                ),
+                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn set_mode(p: &Path, mode: u32) -> Result<(), WorkspaceError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(io(format!("setting permissions of {}", p.display())))
@@ -114,6 +138,7 @@ impl Workspace {
                 }
                 let public = d.public_dir(data_root).map_err(|e| WorkspaceError::DataMissing { task: task.def.id.clone(), how: e.to_string() })?;
                 let public = std::fs::canonicalize(&public).map_err(io(format!("resolving {}", public.display())))?;
+                reachable_by_sandbox(&public)?;
                 // workspace/data -> ../data -> the public directory. Inside mode `full`,
                 // `../data` is a read-only mount of it at /home/agent/data, so no host
                 // path shows; on the host the editor follows the same links.
