@@ -1,1 +1,3 @@
 //! GPU discovery and exclusive leases through cudarc; CUDA kernels with CPU reference paths.
+
+pub mod conv;

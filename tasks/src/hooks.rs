@@ -9,4 +9,5 @@ pub fn hooks_for(def: &TaskDef, starter: &[StarterFile]) -> Option<Hooks> {
     crate::games::hooks(def, starter)
         .or_else(|| crate::tabular::hooks(def, starter))
         .or_else(|| crate::sat::hooks(def, starter))
+        .or_else(|| crate::vision::hooks(def, starter))
 }

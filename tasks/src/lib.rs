@@ -6,6 +6,7 @@
 
 pub mod agent_code;
 pub mod data;
+pub mod datasets;
 pub mod definition;
 pub mod evaluator;
 pub mod games;
@@ -16,6 +17,7 @@ pub mod rl;
 pub mod rng;
 pub mod sat;
 pub mod tabular;
+pub mod vision;
 
 pub use definition::{Direction, MetricDef, TaskDef};
 pub use evaluator::{AgentCodeConfig, Baseline, BaselineContext, EvalContext, EvalError, Evaluator, Metrics};

@@ -12,6 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use mlgym_tasks::datasets::fetch::{FetchOptions, Progress};
+use mlgym_tasks::datasets::registry::{self as images, Format};
 use mlgym_tasks::tabular::dataset::{DatasetSpec, HOUSE_PRICE, TITANIC};
 use mlgym_tasks::tabular::import::import;
 use serde_json::{json, Value};
@@ -25,6 +27,40 @@ pub enum DataCommand {
     Import(ImportArgs),
     /// List the datasets and whether each is staged.
     Status(StatusArgs),
+    /// Download a dataset from its canonical source (or a mirror), verify and stage it.
+    Fetch(FetchArgs),
+    /// Re-check a staged dataset's decoded content against its manifest.
+    Verify(VerifyArgs),
+}
+
+/// `mlgym data fetch NAME [--format F] [--mirror URL] [--retries N] [--json]`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Dataset name: fashion-mnist or cifar10.
+    pub name: String,
+    /// Which distribution: idx (Fashion-MNIST), cifar-binary (CIFAR-10) or hf-parquet
+    /// (both); default: the dataset's canonical one.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Base URL of a mirror holding the same files under the same relative paths.
+    #[arg(long)]
+    pub mirror: Option<String>,
+    /// How often an interrupted download is resumed before giving up.
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mlgym data verify NAME [--json]`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Dataset name.
+    pub name: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `mlgym data import NAME PATH [--json]`.
@@ -52,6 +88,10 @@ pub struct StatusArgs {
 type StatusFn = fn(&Path) -> Result<Value, String>;
 /// Stages a dataset from a local file: `(source, data root)` → a JSON report.
 type ImportFn = fn(&Path, &Path) -> anyhow::Result<Value>;
+/// Downloads and stages a dataset: `(data root, args)` → a JSON report.
+type FetchFn = fn(&Path, &FetchArgs) -> anyhow::Result<Value>;
+/// Re-checks a staged dataset: data root → a JSON report.
+type VerifyFn = fn(&Path) -> anyhow::Result<Value>;
 
 /// A dataset the CLI knows.
 pub struct Dataset {
@@ -67,6 +107,10 @@ pub struct Dataset {
     pub import: Option<ImportFn>,
     /// Whether it is staged.
     pub status: StatusFn,
+    /// `mlgym data fetch NAME`, when the dataset can be downloaded.
+    pub fetch: Option<FetchFn>,
+    /// `mlgym data verify NAME`, when supported.
+    pub verify: Option<VerifyFn>,
 }
 
 /// Every dataset, in the order `status` lists them.
@@ -78,6 +122,8 @@ pub const DATASETS: &[Dataset] = &[
         how: "mlgym data import house-price PATH/train.csv",
         import: Some(|src, root| import_tabular(&HOUSE_PRICE, src, root)),
         status: |root| tabular_status(&HOUSE_PRICE, root),
+        fetch: None,
+        verify: None,
     },
     Dataset {
         name: "titanic",
@@ -87,6 +133,28 @@ pub const DATASETS: &[Dataset] = &[
         how: "mlgym data import titanic PATH/train.csv",
         import: Some(|src, root| import_tabular(&TITANIC, src, root)),
         status: |root| tabular_status(&TITANIC, root),
+        fetch: None,
+        verify: None,
+    },
+    Dataset {
+        name: "fashion-mnist",
+        about: "Fashion-MNIST: Zalando's 4 IDX files (train-images-idx3-ubyte.gz, ...) or the Hugging Face parquet export",
+        tasks: &["imageClassificationFMnist"],
+        how: "mlgym data fetch fashion-mnist, or mlgym data import fashion-mnist DIR",
+        import: Some(|src, root| import_images(&images::FASHION_MNIST, src, root)),
+        status: |root| images_status(&images::FASHION_MNIST, root),
+        fetch: Some(|root, args| fetch_images(&images::FASHION_MNIST, root, args)),
+        verify: Some(|root| verify_images(&images::FASHION_MNIST, root)),
+    },
+    Dataset {
+        name: "cifar10",
+        about: "CIFAR-10: cifar-10-binary.tar.gz (or its extracted .bin batches) or the Hugging Face parquet export",
+        tasks: &["imageClassificationCifar10"],
+        how: "mlgym data fetch cifar10, or mlgym data import cifar10 PATH",
+        import: Some(|src, root| import_images(&images::CIFAR10, src, root)),
+        status: |root| images_status(&images::CIFAR10, root),
+        fetch: Some(|root, args| fetch_images(&images::CIFAR10, root, args)),
+        verify: Some(|root| verify_images(&images::CIFAR10, root)),
     },
 ];
 
@@ -117,6 +185,37 @@ pub fn run(cmd: DataCommand) -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }),
+        DataCommand::Fetch(args) => finish(args.json, || {
+            let root = mlgym_tasks::data::data_root();
+            let d = find(&args.name)?;
+            let Some(fetch) = d.fetch else {
+                anyhow::bail!(
+                    "dataset `{}` cannot be downloaded; stage it with `{}`",
+                    d.name,
+                    d.how
+                );
+            };
+            let report = fetch(&root, &args)?;
+            if args.json {
+                print_json(&report);
+            } else {
+                print!("{}", import_text(&report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        DataCommand::Verify(args) => finish(args.json, || {
+            let root = mlgym_tasks::data::data_root();
+            let report = verify_json(&args.name, &root)?;
+            if args.json {
+                print_json(&report);
+            } else {
+                for c in report["checks"].as_array().into_iter().flatten() {
+                    println!("ok  {}", c.as_str().unwrap_or(""));
+                }
+                println!("{} verified", args.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
         DataCommand::Status(args) => finish(args.json, || {
             let report = status_json(&mlgym_tasks::data::data_root());
             if args.json {
@@ -139,6 +238,118 @@ pub fn import_json(name: &str, path: &Path, root: &Path) -> anyhow::Result<Value
         );
     };
     import(path, root)
+}
+
+/// Verifies staged dataset `name` under `root`.
+pub fn verify_json(name: &str, root: &Path) -> anyhow::Result<Value> {
+    let d = find(name)?;
+    let Some(verify) = d.verify else {
+        anyhow::bail!("dataset `{name}` has no verify step; `mlgym data status` checks it");
+    };
+    verify(root)
+}
+
+fn image_report(r: &mlgym_tasks::datasets::ImportReport) -> Value {
+    json!({
+        "dataset": r.manifest.dataset,
+        "dir": r.dir.display().to_string(),
+        "changed": r.changed,
+        "source_format": r.manifest.source_format.as_str(),
+        "source_files": r.manifest.source_files,
+        "files": r.manifest.arrays.iter().map(|a| json!({
+            "path": a.path, "rows": a.shape.first().copied().unwrap_or(0), "shape": a.shape,
+            "bytes": a.bytes, "sha256": a.sha256, "data_sha256": a.data_sha256,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn import_images(
+    spec: &'static images::DatasetSpec,
+    src: &Path,
+    root: &Path,
+) -> anyhow::Result<Value> {
+    let r = mlgym_tasks::datasets::import(spec, src, root)
+        .with_context(|| format!("importing {}", spec.name))?;
+    Ok(image_report(&r))
+}
+
+/// A progress bar on stderr per downloaded file.
+#[derive(Default)]
+struct Bars {
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Progress for Bars {
+    fn start(&self, name: &str, total: Option<u64>, done: u64) {
+        let bar = match total {
+            Some(t) => indicatif::ProgressBar::new(t),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        let style = indicatif::ProgressStyle::with_template(
+            "{msg:32} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(name.to_string());
+        bar.set_position(done);
+        if let Ok(mut b) = self.bar.lock() {
+            *b = Some(bar);
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Ok(b) = self.bar.lock() {
+            if let Some(bar) = b.as_ref() {
+                bar.inc(bytes);
+            }
+        }
+    }
+
+    fn finish(&self, name: &str, note: &str) {
+        if let Ok(mut b) = self.bar.lock() {
+            match b.take() {
+                Some(bar) => bar.finish_with_message(format!("{name}: {note}")),
+                None => eprintln!("{name}: {note}"),
+            }
+        }
+    }
+}
+
+fn fetch_images(
+    spec: &'static images::DatasetSpec,
+    root: &Path,
+    args: &FetchArgs,
+) -> anyhow::Result<Value> {
+    let format = match args.format.as_deref() {
+        Some(f) => Some(Format::parse(f).ok_or_else(|| {
+            anyhow::anyhow!("unknown format `{f}`; use idx, cifar-binary or hf-parquet")
+        })?),
+        None => None,
+    };
+    let bars = Bars::default();
+    let opts = FetchOptions {
+        format,
+        mirror: args.mirror.as_deref(),
+        retries: args.retries,
+        progress: &bars,
+    };
+    let r = mlgym_tasks::datasets::fetch::fetch(spec, root, &opts)
+        .with_context(|| format!("fetching {}", spec.name))?;
+    Ok(image_report(&r))
+}
+
+fn verify_images(spec: &'static images::DatasetSpec, root: &Path) -> anyhow::Result<Value> {
+    let r = mlgym_tasks::datasets::verify(spec, root)
+        .with_context(|| format!("verifying {}", spec.name))?;
+    Ok(json!({ "dataset": spec.name, "checks": r.checks }))
+}
+
+fn images_status(spec: &'static images::DatasetSpec, root: &Path) -> Result<Value, String> {
+    let m = mlgym_tasks::datasets::check_staged(spec, root)?;
+    Ok(json!({
+        "source_format": m.source_format.as_str(),
+        "files": m.arrays.iter().map(|a| json!({"path": a.path, "rows": a.shape.first().copied().unwrap_or(0)})).collect::<Vec<_>>(),
+    }))
 }
 
 fn import_tabular(spec: &'static DatasetSpec, src: &Path, root: &Path) -> anyhow::Result<Value> {
@@ -223,7 +434,7 @@ fn status_text(report: &Value) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<12}  {:<7}  {:<28}  detail",
+        "{:<13}  {:<7}  {:<28}  detail",
         "dataset", "staged", "tasks"
     );
     for d in report["datasets"].as_array().into_iter().flatten() {
@@ -247,7 +458,7 @@ fn status_text(report: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<12}  {:<7}  {:<28}  {detail}",
+            "{:<13}  {:<7}  {:<28}  {detail}",
             d["name"].as_str().unwrap_or(""),
             if staged { "yes" } else { "no" },
             tasks.join(", ")
@@ -281,7 +492,10 @@ mod tests {
             .iter()
             .map(|d| d["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["house-price", "titanic"]);
+        assert_eq!(
+            names,
+            ["house-price", "titanic", "fashion-mnist", "cifar10"]
+        );
         assert!(v["datasets"]
             .as_array()
             .unwrap()
