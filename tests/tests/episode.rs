@@ -175,7 +175,7 @@ fn the_agent_cannot_reach_the_runtime_and_extra_files_do_not_change_the_score() 
             "submit",
         ]),
     );
-    let v = run_json(&["run", "--task", "battleOfSexes", "--agent", &format!("replay:{}", replay.display()), "--out", &out_s, "--json"]);
+    let v = run_json(&["run", "--task", "battleOfSexes", "--agent", &format!("replay:{}", replay.display()), "--seed", "0", "--out", &out_s, "--json"]);
     let dir = PathBuf::from(v["run_dir"].as_str().unwrap());
     let steps = journal_steps(&dir);
     let all: String = steps.iter().map(|s| s["observation"].as_str().unwrap().to_string()).collect::<Vec<_>>().join("\n");

@@ -26,9 +26,11 @@ pub struct RunArgs {
     /// Step budget; the action after the last step is replaced by an autosubmission.
     #[arg(long, default_value_t = 50)]
     pub max_steps: usize,
-    /// Seed of every evaluation (same submission + seed = same score).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of every evaluation (same submission + seed = same score). By default a
+    /// random seed is drawn and recorded in run.json: the opponents' and environments'
+    /// randomness is then unpredictable to the agent, yet reproducible from the record.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Timeout of ordinary commands, in seconds (commands starting Python get the task's
     /// training timeout).
     #[arg(long, default_value_t = 25)]
@@ -63,10 +65,11 @@ fn run_inner(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{}/run.json is not a run record", dir.display()))?;
         args.task = Some(meta.task);
         args.agent = meta.agent;
-        args.seed = meta.seed;
+        args.seed = Some(meta.seed);
         args.max_steps = meta.max_steps;
         resume_dir = Some(dir.clone());
     }
+    let seed = args.seed.unwrap_or_else(random_seed);
     let task_id = args.task.clone().unwrap_or_default();
     let t = task(&task_id)?;
     let model = super::config::build_model(&args.agent, &args.llm)?;
@@ -75,7 +78,7 @@ fn run_inner(args: RunArgs) -> anyhow::Result<ExitCode> {
         episode: EpisodeConfig {
             max_steps: args.max_steps,
             short_timeout: Duration::from_secs(args.command_timeout.max(1)),
-            seed: args.seed,
+            seed,
             mode: args.sandbox.mode()?,
             data_root: mlgym_tasks::data::data_root(),
             python: args.sandbox.python()?,
@@ -83,7 +86,7 @@ fn run_inner(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
     };
     if !json_quiet(&args) {
-        eprintln!("mlgym: task {} with agent {} (seed {})", t.def.id, args.agent, args.seed);
+        eprintln!("mlgym: task {} with agent {} (seed {seed})", t.def.id, args.agent);
     }
     let result = match &resume_dir {
         Some(d) => runner::resume(t, model, settings, d)?,
@@ -109,4 +112,14 @@ fn run_inner(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 fn json_quiet(a: &RunArgs) -> bool {
     a.json
+}
+
+/// A seed from the operating system's random source (falls back to the clock).
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)).is_ok() {
+        // Keep seeds easy to type back in: 48 bits.
+        return u64::from_le_bytes(b) >> 16;
+    }
+    crate::record::now().to_bits() >> 16
 }
