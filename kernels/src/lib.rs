@@ -1,3 +1,6 @@
 //! GPU discovery and exclusive leases through cudarc; CUDA kernels with CPU reference paths.
 
 pub mod conv;
+pub mod cuda_envs;
+pub mod gpu;
+pub mod lease;

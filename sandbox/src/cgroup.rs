@@ -33,7 +33,8 @@ fn make_dir(parent: &Path, name: &str) -> Result<PathBuf, SandboxError> {
         Err(e) => return Err(SandboxError::io(format!("creating {}", base.display()), e)),
     }
     let dir = base.join(name);
-    std::fs::create_dir(&dir).map_err(|e| SandboxError::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir(&dir)
+        .map_err(|e| SandboxError::io(format!("creating {}", dir.display()), e))?;
     Ok(dir)
 }
 
@@ -44,7 +45,9 @@ fn read_key(path: &Path, key: &str) -> u64 {
         .and_then(|s| {
             s.lines().find_map(|l| {
                 let mut it = l.split_whitespace();
-                (it.next() == Some(key)).then(|| it.next().and_then(|v| v.parse().ok())).flatten()
+                (it.next() == Some(key))
+                    .then(|| it.next().and_then(|v| v.parse().ok()))
+                    .flatten()
             })
         })
         .unwrap_or(0)
@@ -68,8 +71,15 @@ impl Cgroup {
         );
         match support {
             CgroupSupport::None => Ok(None),
-            CgroupSupport::V1 { memory: mroot, pids: proot } => {
-                let mut cg = Cgroup { memory: None, pids: None, v2: false };
+            CgroupSupport::V1 {
+                memory: mroot,
+                pids: proot,
+            } => {
+                let mut cg = Cgroup {
+                    memory: None,
+                    pids: None,
+                    v2: false,
+                };
                 if let Some(m) = memory {
                     let d = make_dir(mroot, &name)?;
                     cg.memory = Some(d.clone());
@@ -100,7 +110,11 @@ impl Cgroup {
                 if let Some(p) = pids {
                     write(&d.join("pids.max"), &p.to_string())?;
                 }
-                Ok(Some(Cgroup { memory: Some(d.clone()), pids: Some(d), v2: true }))
+                Ok(Some(Cgroup {
+                    memory: Some(d.clone()),
+                    pids: Some(d),
+                    v2: true,
+                }))
             }
         }
     }

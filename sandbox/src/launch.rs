@@ -17,7 +17,9 @@ use crate::error::SandboxError;
 use crate::probe::{host_support, CgroupSupport};
 use crate::spec::{Mode, NetPolicy, SandboxSpec};
 use crate::sys::{self, SANDBOX_HOST_ID};
-use crate::wire::{InitConfig, Report, FD_CONFIG, FD_CONTROL, FD_REPORT, FD_SESSION_STATUS, INIT_ARG};
+use crate::wire::{
+    InitConfig, Report, FD_CONFIG, FD_CONTROL, FD_REPORT, FD_SESSION_STATUS, INIT_ARG,
+};
 
 /// How the command's stdin is connected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,10 +105,14 @@ fn locate_init() -> Result<PathBuf, SandboxError> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(SandboxError::InitNotFound(format!("MLGYM_SANDBOX_INIT={} is not a file", p.display())))
+            Err(SandboxError::InitNotFound(format!(
+                "MLGYM_SANDBOX_INIT={} is not a file",
+                p.display()
+            )))
         };
     }
-    let exe = std::env::current_exe().map_err(|e| SandboxError::InitNotFound(format!("current executable unknown: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| SandboxError::InitNotFound(format!("current executable unknown: {e}")))?;
     if crate::init::self_is_init_capable() {
         return Ok(exe);
     }
@@ -125,7 +131,10 @@ fn locate_init() -> Result<PathBuf, SandboxError> {
     }
     Err(SandboxError::InitNotFound(format!(
         "looked for mlgym-sandbox-init in {}",
-        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     )))
 }
 
@@ -148,7 +157,10 @@ fn root_dir() -> Result<PathBuf, SandboxError> {
             .map(|m| m.is_dir() && !m.file_type().is_symlink() && m.uid() == uid)
             .unwrap_or(false);
         if !ok {
-            return Err(format!("{} exists but is not a directory owned by us", base.display()));
+            return Err(format!(
+                "{} exists but is not a directory owned by us",
+                base.display()
+            ));
         }
         let _ = std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755));
         Ok(base)
@@ -158,7 +170,10 @@ fn root_dir() -> Result<PathBuf, SandboxError> {
 }
 
 fn make_private_tmp(root: bool) -> Result<PathBuf, SandboxError> {
-    let mut tmpl = std::env::temp_dir().join("mlgym-sbx-tmp-XXXXXX").into_os_string().into_encoded_bytes();
+    let mut tmpl = std::env::temp_dir()
+        .join("mlgym-sbx-tmp-XXXXXX")
+        .into_os_string()
+        .into_encoded_bytes();
     tmpl.push(0);
     // SAFETY: mkdtemp on a NUL-terminated mutable template buffer.
     let p = unsafe { libc::mkdtemp(tmpl.as_mut_ptr().cast()) };
@@ -166,19 +181,28 @@ fn make_private_tmp(root: bool) -> Result<PathBuf, SandboxError> {
         return Err(SandboxError::last_os("creating the sandbox's private /tmp"));
     }
     tmpl.pop();
-    let dir = PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(tmpl));
+    let dir =
+        PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(tmpl));
     if root {
-        std::os::unix::fs::chown(&dir, Some(SANDBOX_HOST_ID), Some(SANDBOX_HOST_ID))
-            .map_err(|e| SandboxError::io(format!("handing {} to the sandbox", dir.display()), e))?;
+        std::os::unix::fs::chown(&dir, Some(SANDBOX_HOST_ID), Some(SANDBOX_HOST_ID)).map_err(
+            |e| SandboxError::io(format!("handing {} to the sandbox", dir.display()), e),
+        )?;
     }
     Ok(dir)
 }
 
 fn processes_of(uid: u32) -> u64 {
     use std::os::unix::fs::MetadataExt;
-    let Ok(d) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(d) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     d.flatten()
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .filter(|e| e.metadata().map(|m| m.uid() == uid).unwrap_or(false))
         .count() as u64
 }
@@ -205,7 +229,11 @@ fn environment(spec: &SandboxSpec, tmp: &Path) -> Vec<(String, String)> {
         set("CUDA_DEVICE_ORDER", "PCI_BUS_ID".into());
         set(
             "CUDA_VISIBLE_DEVICES",
-            spec.gpus.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(","),
+            spec.gpus
+                .iter()
+                .map(|g| g.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         );
     }
     for (k, v) in &spec.env {
@@ -216,7 +244,12 @@ fn environment(spec: &SandboxSpec, tmp: &Path) -> Vec<(String, String)> {
 
 /// Starts `argv` (or, with `session`, the session shell) in a sandbox described by
 /// `spec`, and waits until the command has been exec'd.
-pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_mode: StdinMode) -> Result<Launched, SandboxError> {
+pub(crate) fn launch(
+    spec: &SandboxSpec,
+    argv: &[String],
+    session: bool,
+    stdin_mode: StdinMode,
+) -> Result<Launched, SandboxError> {
     if !session && argv.is_empty() {
         return Err(SandboxError::EmptyCommand);
     }
@@ -226,7 +259,8 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
     if mode != Mode::Full && spec.net == NetPolicy::Loopback {
         return Err(SandboxError::ModeUnavailable {
             mode: "landlock",
-            why: "a private loopback network needs network namespaces (mode full); use --net none".into(),
+            why: "a private loopback network needs network namespaces (mode full); use --net none"
+                .into(),
         });
     }
     if mode != Mode::Full && spec.mounts.iter().any(|m| m.host != m.inside) {
@@ -238,11 +272,19 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
     let init_path = locate_init()?;
     let caller_root = sys::euid() == 0;
     if caller_root && mode != Mode::None {
-        for p in spec.read_write.iter().chain(spec.mounts.iter().filter(|m| m.writable).map(|m| &m.host)) {
+        for p in spec
+            .read_write
+            .iter()
+            .chain(spec.mounts.iter().filter(|m| m.writable).map(|m| &m.host))
+        {
             sys::chown_tree_for_sandbox(p)?;
         }
     }
-    let private_tmp = if mode == Mode::Full { None } else { Some(make_private_tmp(caller_root && mode != Mode::None)?) };
+    let private_tmp = if mode == Mode::Full {
+        None
+    } else {
+        Some(make_private_tmp(caller_root && mode != Mode::None)?)
+    };
     let tmp_inside = private_tmp.clone().unwrap_or_else(|| PathBuf::from("/tmp"));
     let memory = spec.limits.memory_bytes;
     let cgroup = if mode == Mode::None {
@@ -257,9 +299,23 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
         // which the kernel checks first, only backs it up.
         Mode::Full if pids_by_cgroup => p * 2 + 16,
         Mode::Full => p,
-        _ if pids_by_cgroup => 2 * p + 16 + processes_of(if caller_root { SANDBOX_HOST_ID } else { sys::euid() }),
+        _ if pids_by_cgroup => {
+            2 * p
+                + 16
+                + processes_of(if caller_root {
+                    SANDBOX_HOST_ID
+                } else {
+                    sys::euid()
+                })
+        }
         // RLIMIT_NPROC counts every process of the uid on the host; leave room for those.
-        _ => p + processes_of(if caller_root { SANDBOX_HOST_ID } else { sys::euid() }),
+        _ => {
+            p + processes_of(if caller_root {
+                SANDBOX_HOST_ID
+            } else {
+                sys::euid()
+            })
+        }
     });
     let cfg = InitConfig {
         mode,
@@ -274,16 +330,23 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
         limits: spec.limits.clone(),
         memory_by_cgroup,
         gpus: spec.gpus.clone(),
-        root_dir: if mode == Mode::Full { root_dir()? } else { PathBuf::new() },
+        root_dir: if mode == Mode::Full {
+            root_dir()?
+        } else {
+            PathBuf::new()
+        },
         private_tmp: private_tmp.clone(),
         session,
         nproc,
         watch_pids: spec.limits.processes.is_some() && !pids_by_cgroup && mode != Mode::None,
     };
-    let cfg_json = serde_json::to_vec(&cfg).map_err(|e| SandboxError::Setup(format!("encoding the configuration: {e}")))?;
+    let cfg_json = serde_json::to_vec(&cfg)
+        .map_err(|e| SandboxError::Setup(format!("encoding the configuration: {e}")))?;
 
     let (out_r, out_w) = sys::pipe()?;
-    let (err_r, err_w) = if session { (None, None) } else {
+    let (err_r, err_w) = if session {
+        (None, None)
+    } else {
         let (r, w) = sys::pipe()?;
         (Some(r), Some(w))
     };
@@ -293,7 +356,8 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
             (r, Some(w))
         }
         StdinMode::Null => {
-            let f = File::open("/dev/null").map_err(|e| SandboxError::io("opening /dev/null", e))?;
+            let f =
+                File::open("/dev/null").map_err(|e| SandboxError::io("opening /dev/null", e))?;
             (OwnedFd::from(f), None)
         }
     };
@@ -311,7 +375,10 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
     let mut plan: Vec<(RawFd, RawFd)> = vec![
         (in_r.as_raw_fd(), 0),
         (out_w.as_raw_fd(), 1),
-        (err_w.as_ref().map_or(out_w.as_raw_fd(), |w| w.as_raw_fd()), 2),
+        (
+            err_w.as_ref().map_or(out_w.as_raw_fd(), |w| w.as_raw_fd()),
+            2,
+        ),
         (cfg_r.as_raw_fd(), FD_CONFIG),
         (rep_w.as_raw_fd(), FD_REPORT),
         (ctl_r.as_raw_fd(), FD_CONTROL),
@@ -322,7 +389,8 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
     }
     let init_c = CString::new(init_path.as_os_str().as_encoded_bytes())
         .map_err(|_| SandboxError::InitNotFound("helper path contains NUL".into()))?;
-    let arg_c = CString::new(INIT_ARG).map_err(|_| SandboxError::Setup("bad helper argument".into()))?;
+    let arg_c =
+        CString::new(INIT_ARG).map_err(|_| SandboxError::Setup("bad helper argument".into()))?;
     let ids: Option<(u32, u32)> = match mode {
         Mode::Full => Some((0, 0)),
         _ if caller_root && mode != Mode::None => Some((SANDBOX_HOST_ID, SANDBOX_HOST_ID)),
@@ -349,7 +417,11 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
     };
     // SAFETY: the child runs `child_after_clone`, which only makes async-signal-safe calls.
     let pid = unsafe { nix::sched::clone(Box::new(child), &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(|e| SandboxError::Setup(format!("creating the sandboxed process failed ({e}); run `mlgym sandbox check`")))?
+        .map_err(|e| {
+            SandboxError::Setup(format!(
+                "creating the sandboxed process failed ({e}); run `mlgym sandbox check`"
+            ))
+        })?
         .as_raw();
     drop((in_r, out_w, err_w, cfg_r, rep_w, ctl_r, sync_r, st_w));
     let started = Instant::now();
@@ -357,11 +429,23 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
 
     let setup = (|| -> Result<(), SandboxError> {
         if mode == Mode::Full {
-            let (hu, hg) = if caller_root { (SANDBOX_HOST_ID, SANDBOX_HOST_ID) } else { (sys::euid(), sys::egid()) };
-            let w = |f: &str, v: String| {
-                std::fs::write(format!("/proc/{pid}/{f}"), v).map_err(|e| SandboxError::io(format!("writing {f} of the sandbox"), e))
+            let (hu, hg) = if caller_root {
+                (SANDBOX_HOST_ID, SANDBOX_HOST_ID)
+            } else {
+                (sys::euid(), sys::egid())
             };
-            w("setgroups", if caller_root { "allow".into() } else { "deny".into() })?;
+            let w = |f: &str, v: String| {
+                std::fs::write(format!("/proc/{pid}/{f}"), v)
+                    .map_err(|e| SandboxError::io(format!("writing {f} of the sandbox"), e))
+            };
+            w(
+                "setgroups",
+                if caller_root {
+                    "allow".into()
+                } else {
+                    "deny".into()
+                },
+            )?;
             w("uid_map", format!("0 {hu} 1"))?;
             w("gid_map", format!("0 {hg} 1"))?;
         }
@@ -400,7 +484,9 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
         Some(Report::SetupError { message, not_found }) => {
             launched.reap();
             if not_found {
-                Err(SandboxError::CommandNotFound(argv.first().cloned().unwrap_or_default()))
+                Err(SandboxError::CommandNotFound(
+                    argv.first().cloned().unwrap_or_default(),
+                ))
             } else {
                 Err(SandboxError::Setup(message))
             }
@@ -408,7 +494,9 @@ pub(crate) fn launch(spec: &SandboxSpec, argv: &[String], session: bool, stdin_m
         _ => {
             launched.kill();
             launched.reap();
-            Err(SandboxError::Setup("the sandbox helper exited before starting the command".into()))
+            Err(SandboxError::Setup(
+                "the sandbox helper exited before starting the command".into(),
+            ))
         }
     }
 }
@@ -467,7 +555,9 @@ unsafe fn child_after_clone(
         }
         if let Some((u, g)) = ids {
             // Raw syscalls: glibc's wrappers would try to signal the parent's other threads.
-            if libc::syscall(libc::SYS_setresgid, g, g, g) != 0 || libc::syscall(libc::SYS_setresuid, u, u, u) != 0 {
+            if libc::syscall(libc::SYS_setresgid, g, g, g) != 0
+                || libc::syscall(libc::SYS_setresuid, u, u, u) != 0
+            {
                 libc::_exit(124);
             }
         }

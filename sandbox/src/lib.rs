@@ -24,5 +24,7 @@ pub use oneshot::{run, Child};
 pub use outcome::{EndReason, LimitKind, Outcome};
 pub use probe::{host_support, landlock_abi, CgroupSupport, HostSupport};
 pub use session::{CommandOutput, Session};
-pub use spec::{Limits, Mode, ModeRequest, Mount, NetPolicy, OutputPolicy, SandboxSpec, SYSTEM_DIRS};
+pub use spec::{
+    Limits, Mode, ModeRequest, Mount, NetPolicy, OutputPolicy, SandboxSpec, SYSTEM_DIRS,
+};
 pub use sys::{give_to_sandbox, SANDBOX_HOST_ID};

@@ -46,7 +46,11 @@ impl Stream {
         if let Some(f) = &f {
             sys::set_nonblocking(f.as_raw_fd(), true)?;
         }
-        Ok(Stream { file: f, buf: Vec::new(), seen: 0 })
+        Ok(Stream {
+            file: f,
+            buf: Vec::new(),
+            seen: 0,
+        })
     }
     fn fd(&self) -> i32 {
         self.file.as_ref().map_or(-1, |f| f.as_raw_fd())
@@ -70,9 +74,22 @@ pub(crate) fn collect(
     policy: OutputPolicy,
 ) -> Result<Outcome, SandboxError> {
     let started = l.started;
-    let mut out = Stream::new(Some(l.stdout.try_clone().map_err(|e| SandboxError::io("cloning stdout", e))?))?;
-    let mut err = Stream::new(l.stderr.as_ref().map(|f| f.try_clone()).transpose().map_err(|e| SandboxError::io("cloning stderr", e))?)?;
-    let report_file = l.report.try_clone().map_err(|e| SandboxError::io("cloning the report pipe", e))?;
+    let mut out = Stream::new(Some(
+        l.stdout
+            .try_clone()
+            .map_err(|e| SandboxError::io("cloning stdout", e))?,
+    ))?;
+    let mut err = Stream::new(
+        l.stderr
+            .as_ref()
+            .map(|f| f.try_clone())
+            .transpose()
+            .map_err(|e| SandboxError::io("cloning stderr", e))?,
+    )?;
+    let report_file = l
+        .report
+        .try_clone()
+        .map_err(|e| SandboxError::io("cloning the report pipe", e))?;
     let mut rep = Stream::new(Some(report_file))?;
     let mut exited: Option<(Option<i32>, Option<i32>, f64, bool)> = None;
     let mut forced: Option<(EndReason, Option<LimitKind>)> = None;
@@ -82,7 +99,9 @@ pub(crate) fn collect(
         let now = Instant::now();
         let mut timeout = deadline.map(|d| d.saturating_duration_since(now));
         if watch_cgroup_pids {
-            timeout = Some(timeout.map_or(Duration::from_millis(50), |t| t.min(Duration::from_millis(50))));
+            timeout = Some(timeout.map_or(Duration::from_millis(50), |t| {
+                t.min(Duration::from_millis(50))
+            }));
         }
         let fds = [out.fd(), err.fd(), rep.fd(), l.pidfd.as_raw_fd()];
         let rev = sys::poll_in(&fds, timeout)?;
@@ -90,7 +109,13 @@ pub(crate) fn collect(
         err.pump(cap);
         rep.pump(1 << 20);
         for r in take_reports(&mut rep.buf) {
-            if let Report::Exited { code, signal, cpu_ms, pids_limit_hit } = r {
+            if let Report::Exited {
+                code,
+                signal,
+                cpu_ms,
+                pids_limit_hit,
+            } = r
+            {
                 exited = Some((code, signal, cpu_ms, pids_limit_hit));
             }
         }
@@ -98,7 +123,10 @@ pub(crate) fn collect(
             forced = Some((EndReason::Limit, Some(LimitKind::Output)));
             l.kill();
         }
-        if forced.is_none() && watch_cgroup_pids && l.cgroup.as_ref().is_some_and(|c| c.pids_limit_hit()) {
+        if forced.is_none()
+            && watch_cgroup_pids
+            && l.cgroup.as_ref().is_some_and(|c| c.pids_limit_hit())
+        {
             forced = Some((EndReason::Limit, Some(LimitKind::Pids)));
             l.kill();
         }
@@ -130,13 +158,20 @@ pub(crate) fn collect(
     }
     rep.pump(1 << 20);
     for r in take_reports(&mut rep.buf) {
-        if let Report::Exited { code, signal, cpu_ms, pids_limit_hit } = r {
+        if let Report::Exited {
+            code,
+            signal,
+            cpu_ms,
+            pids_limit_hit,
+        } = r
+        {
             exited = Some((code, signal, cpu_ms, pids_limit_hit));
         }
     }
     l.reap();
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (code, signal, cpu_ms, pids_hit) = exited.unwrap_or((None, Some(libc::SIGKILL), 0.0, false));
+    let (code, signal, cpu_ms, pids_hit) =
+        exited.unwrap_or((None, Some(libc::SIGKILL), 0.0, false));
     let oom = l.cgroup.as_ref().is_some_and(|c| c.oom_killed());
     let (reason, limit, code, signal) = match forced {
         Some((reason, limit)) => (reason, limit, None, Some(libc::SIGKILL)),
@@ -180,7 +215,11 @@ impl Child {
     /// Starts `argv` in a sandbox with piped stdin.
     pub fn spawn(spec: &SandboxSpec, argv: &[String]) -> Result<Child, SandboxError> {
         let launched = launch(spec, argv, false, StdinMode::Pipe)?;
-        Ok(Child { launched, cap: spec.limits.output_bytes as usize, wall: spec.limits.wall })
+        Ok(Child {
+            launched,
+            cap: spec.limits.output_bytes as usize,
+            wall: spec.limits.wall,
+        })
     }
 
     /// The isolation mode in use.
@@ -211,14 +250,20 @@ impl Child {
     /// Writes all of `data` to stdin.
     pub fn write_stdin(&mut self, data: &[u8]) -> Result<(), SandboxError> {
         match self.launched.stdin.as_mut() {
-            Some(f) => f.write_all(data).map_err(|e| SandboxError::io("writing to the sandboxed process", e)),
+            Some(f) => f
+                .write_all(data)
+                .map_err(|e| SandboxError::io("writing to the sandboxed process", e)),
             None => Err(SandboxError::Session("stdin is closed".into())),
         }
     }
 
     /// Reads up to `buf.len()` bytes of stdout, waiting at most `timeout`. Returns
     /// `Ok(None)` on timeout, `Ok(Some(0))` at end of file.
-    pub fn read_stdout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<usize>, SandboxError> {
+    pub fn read_stdout(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<Option<usize>, SandboxError> {
         let rev = sys::poll_in(&[self.launched.stdout.as_raw_fd()], Some(timeout))?;
         if rev[0] == 0 {
             return Ok(None);
@@ -245,6 +290,11 @@ impl Child {
     pub fn wait(mut self) -> Result<Outcome, SandboxError> {
         self.launched.stdin = None;
         let deadline = self.wall.map(|w| self.launched.started + w);
-        collect(&mut self.launched, deadline, self.cap, OutputPolicy::Truncate)
+        collect(
+            &mut self.launched,
+            deadline,
+            self.cap,
+            OutputPolicy::Truncate,
+        )
     }
 }

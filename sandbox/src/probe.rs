@@ -79,7 +79,10 @@ fn probe() -> HostSupport {
     let mut reasons = Vec::new();
     let landlock_abi = landlock_abi();
     if landlock_abi == 0 {
-        reasons.push("landlock: not offered by the kernel (needs Linux 5.13+ with landlock in the LSM list)".into());
+        reasons.push(
+            "landlock: not offered by the kernel (needs Linux 5.13+ with landlock in the LSM list)"
+                .into(),
+        );
     } else {
         reasons.push(format!("landlock: ABI {landlock_abi}"));
     }
@@ -100,17 +103,22 @@ fn probe() -> HostSupport {
              memory-limit kills are then reported as the program's own failure)"
                 .into(),
         ),
-        CgroupSupport::V1 { .. } => reasons.push("cgroups: v1 memory and pids controllers are writable".into()),
+        CgroupSupport::V1 { .. } => {
+            reasons.push("cgroups: v1 memory and pids controllers are writable".into())
+        }
         CgroupSupport::V2 { .. } => reasons.push("cgroups: v2 hierarchy is writable".into()),
     }
     let mode = if user_namespaces {
-        reasons.push("mode: full (namespaces + private root + landlock + seccomp + rlimits)".into());
+        reasons
+            .push("mode: full (namespaces + private root + landlock + seccomp + rlimits)".into());
         Some(Mode::Full)
     } else if landlock_abi >= 1 {
         reasons.push("mode: landlock (no user namespaces; landlock + seccomp + rlimits)".into());
         Some(Mode::Landlock)
     } else {
-        reasons.push("mode: none available; agent code will not run without --unsafe-no-sandbox".into());
+        reasons.push(
+            "mode: none available; agent code will not run without --unsafe-no-sandbox".into(),
+        );
         None
     };
     HostSupport {
@@ -177,10 +185,21 @@ fn userns_works() -> Result<(), String> {
     let pid = pid.as_raw();
     let uid = crate::sys::euid();
     let gid = crate::sys::egid();
-    let host = if uid == 0 { crate::sys::SANDBOX_HOST_ID } else { uid };
-    let hostg = if uid == 0 { crate::sys::SANDBOX_HOST_ID } else { gid };
+    let host = if uid == 0 {
+        crate::sys::SANDBOX_HOST_ID
+    } else {
+        uid
+    };
+    let hostg = if uid == 0 {
+        crate::sys::SANDBOX_HOST_ID
+    } else {
+        gid
+    };
     let maps = (|| -> std::io::Result<()> {
-        std::fs::write(format!("/proc/{pid}/setgroups"), if uid == 0 { "allow" } else { "deny" })?;
+        std::fs::write(
+            format!("/proc/{pid}/setgroups"),
+            if uid == 0 { "allow" } else { "deny" },
+        )?;
         std::fs::write(format!("/proc/{pid}/uid_map"), format!("0 {host} 1"))?;
         std::fs::write(format!("/proc/{pid}/gid_map"), format!("0 {hostg} 1"))?;
         Ok(())

@@ -134,7 +134,11 @@ impl Session {
     /// Runs one command (any bash text, possibly multi-line) with a timeout (`None` =
     /// the spec's wall limit, or no limit). A timed-out command and everything it
     /// started are killed; the session survives.
-    pub fn run(&mut self, command: &str, timeout: Option<Duration>) -> Result<CommandOutput, SandboxError> {
+    pub fn run(
+        &mut self,
+        command: &str,
+        timeout: Option<Duration>,
+    ) -> Result<CommandOutput, SandboxError> {
         let mut restarted = false;
         if !self.alive {
             self.restart()?;
@@ -152,7 +156,9 @@ impl Session {
             self.restart()?;
             restarted = true;
             if !self.send(&msg) {
-                return Err(SandboxError::Session("the session shell cannot be started".into()));
+                return Err(SandboxError::Session(
+                    "the session shell cannot be started".into(),
+                ));
             }
         }
         let mut out = Vec::new();
@@ -167,7 +173,12 @@ impl Session {
             let now = Instant::now();
             let wait = deadline.map(|d| d.saturating_duration_since(now));
             let st_fd = self.launched.status.as_ref().map_or(-1, |f| f.as_raw_fd());
-            let fds = [self.launched.stdout.as_raw_fd(), st_fd, self.launched.report.as_raw_fd(), self.launched.pidfd.as_raw_fd()];
+            let fds = [
+                self.launched.stdout.as_raw_fd(),
+                st_fd,
+                self.launched.report.as_raw_fd(),
+                self.launched.pidfd.as_raw_fd(),
+            ];
             let rev = sys::poll_in(&fds, wait)?;
             let (_, n) = sys::drain_into(&mut self.launched.stdout, &mut out, self.cap);
             seen += n;
@@ -186,7 +197,8 @@ impl Session {
                 }
             }
             if rev[2] != 0 {
-                let (_, _) = sys::drain_into(&mut self.launched.report, &mut self.report_buf, 1 << 20);
+                let (_, _) =
+                    sys::drain_into(&mut self.launched.report, &mut self.report_buf, 1 << 20);
                 while let Some(i) = self.report_buf.iter().position(|&b| b == b'\n') {
                     let line: Vec<u8> = self.report_buf.drain(..=i).collect();
                     match serde_json::from_slice::<Report>(&line) {
@@ -206,7 +218,10 @@ impl Session {
             if died {
                 break None;
             }
-            if let (false, Some(pids)) = (limit.is_some(), self.launched.cgroup.as_ref().map(|c| c.pids_max_events())) {
+            if let (false, Some(pids)) = (
+                limit.is_some(),
+                self.launched.cgroup.as_ref().map(|c| c.pids_max_events()),
+            ) {
                 if pids > 0 && self.pids_events_seen < pids {
                     self.pids_events_seen = pids;
                     reason = EndReason::Limit;
@@ -282,5 +297,8 @@ fn parse_status(buf: &[u8]) -> Option<(i32, PathBuf)> {
         return None;
     }
     let rc: i32 = std::str::from_utf8(rc).ok()?.trim().parse().ok()?;
-    Some((rc, PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(cwd))))
+    Some((
+        rc,
+        PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(cwd)),
+    ))
 }

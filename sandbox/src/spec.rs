@@ -224,20 +224,31 @@ impl SandboxSpec {
         out.hidden = canonical_all(&self.hidden, "hidden")?;
         for m in &mut out.mounts {
             m.host = canonical(&m.host, "mounted")?;
-            if !m.inside.is_absolute() || m.inside.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            if !m.inside.is_absolute()
+                || m.inside
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
                 return Err(SandboxError::InvalidSpec(format!(
                     "mount target {} must be an absolute path without `..`",
                     m.inside.display()
                 )));
             }
-            if ["/proc", "/dev", "/sys"].iter().any(|d| m.inside.starts_with(d)) || SYSTEM_DIRS.iter().any(|d| m.inside.starts_with(d)) {
+            if ["/proc", "/dev", "/sys"]
+                .iter()
+                .any(|d| m.inside.starts_with(d))
+                || SYSTEM_DIRS.iter().any(|d| m.inside.starts_with(d))
+            {
                 return Err(SandboxError::InvalidSpec(format!(
                     "mount target {} would shadow a system directory",
                     m.inside.display()
                 )));
             }
         }
-        let in_mount = out.mounts.iter().any(|m| self.workdir.starts_with(&m.inside));
+        let in_mount = out
+            .mounts
+            .iter()
+            .any(|m| self.workdir.starts_with(&m.inside));
         if in_mount {
             // The working directory is named as seen inside; it need not exist on the host.
             if !self.workdir.is_absolute() {
@@ -281,13 +292,19 @@ impl SandboxSpec {
         }
         let l = &out.limits;
         if l.memory_bytes == Some(0) {
-            return Err(SandboxError::InvalidSpec("memory limit must be above 0".into()));
+            return Err(SandboxError::InvalidSpec(
+                "memory limit must be above 0".into(),
+            ));
         }
         if l.cpu_seconds == Some(0) {
-            return Err(SandboxError::InvalidSpec("CPU-seconds limit must be above 0".into()));
+            return Err(SandboxError::InvalidSpec(
+                "CPU-seconds limit must be above 0".into(),
+            ));
         }
         if l.processes == Some(0) {
-            return Err(SandboxError::InvalidSpec("process limit must be above 0".into()));
+            return Err(SandboxError::InvalidSpec(
+                "process limit must be above 0".into(),
+            ));
         }
         if l.open_files.is_some_and(|n| n < 8) {
             return Err(SandboxError::InvalidSpec(
@@ -327,7 +344,9 @@ fn canonical(p: &Path, what: &str) -> Result<PathBuf, SandboxError> {
 }
 
 fn canonical_all(ps: &[PathBuf], what: &str) -> Result<Vec<PathBuf>, SandboxError> {
-    ps.iter().map(|p| canonical(p, &format!("{what} path"))).collect()
+    ps.iter()
+        .map(|p| canonical(p, &format!("{what} path")))
+        .collect()
 }
 
 #[cfg(test)]
@@ -351,7 +370,11 @@ mod tests {
         assert!(spec.validated().unwrap_err().to_string().contains("memory"));
         let mut spec = SandboxSpec::new(d.path());
         spec.limits.processes = Some(0);
-        assert!(spec.validated().unwrap_err().to_string().contains("process"));
+        assert!(spec
+            .validated()
+            .unwrap_err()
+            .to_string()
+            .contains("process"));
     }
 
     #[test]
@@ -360,6 +383,10 @@ mod tests {
         let e = tempfile::tempdir().unwrap();
         let mut spec = SandboxSpec::new(d.path());
         spec.workdir = e.path().to_path_buf();
-        assert!(spec.validated().unwrap_err().to_string().contains("not inside"));
+        assert!(spec
+            .validated()
+            .unwrap_err()
+            .to_string()
+            .contains("not inside"));
     }
 }

@@ -59,7 +59,9 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, SandboxError> {
     // SAFETY: plain syscall with integer arguments.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        return Err(SandboxError::last_os("opening a pidfd for the sandbox helper"));
+        return Err(SandboxError::last_os(
+            "opening a pidfd for the sandbox helper",
+        ));
     }
     // SAFETY: the kernel returned a new descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
@@ -184,8 +186,9 @@ pub fn chown_tree_for_sandbox(path: &std::path::Path) -> Result<(), SandboxError
     let meta = std::fs::symlink_metadata(path)
         .map_err(|e| SandboxError::io(format!("reading {}", path.display()), e))?;
     if meta.uid() != SANDBOX_HOST_ID || meta.gid() != SANDBOX_HOST_ID {
-        std::os::unix::fs::lchown(path, Some(SANDBOX_HOST_ID), Some(SANDBOX_HOST_ID))
-            .map_err(|e| SandboxError::io(format!("handing {} to the sandbox", path.display()), e))?;
+        std::os::unix::fs::lchown(path, Some(SANDBOX_HOST_ID), Some(SANDBOX_HOST_ID)).map_err(
+            |e| SandboxError::io(format!("handing {} to the sandbox", path.display()), e),
+        )?;
     }
     if meta.is_dir() {
         let entries = std::fs::read_dir(path)

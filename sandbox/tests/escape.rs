@@ -38,11 +38,22 @@ fn writes_outside_read_write_paths_fail() {
         );
         let o = sh(&s, &script);
         let m = mode_name(mode);
-        assert!(!o.stdout.contains("WROTE"), "{m}: a write outside succeeded: {}", brief(&o));
+        assert!(
+            !o.stdout.contains("WROTE"),
+            "{m}: a write outside succeeded: {}",
+            brief(&o)
+        );
         assert!(o.stdout.contains("INSIDE_OK"), "{m}: {}", brief(&o));
-        assert!(o.stdout.contains("read me"), "{m}: read-only path unreadable: {}", brief(&o));
+        assert!(
+            o.stdout.contains("read me"),
+            "{m}: read-only path unreadable: {}",
+            brief(&o)
+        );
         assert!(!outside.path().join("evil").exists(), "{m}");
-        assert_eq!(std::fs::read_to_string(ro.path().join("data.txt")).unwrap(), "read me");
+        assert_eq!(
+            std::fs::read_to_string(ro.path().join("data.txt")).unwrap(),
+            "read me"
+        );
     }
 }
 
@@ -56,7 +67,8 @@ fn secrets_outside_allowed_paths_cannot_be_read_or_listed() {
         common::set_mode(&secret, 0o644); // world-readable on the host: only the sandbox stops it
         let mut other_home = None;
         if is_root() {
-            let h = std::path::PathBuf::from(format!("/home/mlgym-test-other-{}", std::process::id()));
+            let h =
+                std::path::PathBuf::from(format!("/home/mlgym-test-other-{}", std::process::id()));
             std::fs::create_dir_all(&h).unwrap();
             std::fs::write(h.join("notes.txt"), "OTHERUSER").unwrap();
             common::set_mode(&h, 0o755);
@@ -64,7 +76,10 @@ fn secrets_outside_allowed_paths_cannot_be_read_or_listed() {
             other_home = Some(h);
         }
         let s = spec(mode, ws.path());
-        let home = other_home.as_ref().map(|h| h.display().to_string()).unwrap_or_default();
+        let home = other_home
+            .as_ref()
+            .map(|h| h.display().to_string())
+            .unwrap_or_default();
         let script = format!(
             "cat {sec}; ls {dir}; cat /etc/shadow; ls /root; cat {home}/notes.txt; ls {home}; echo END",
             sec = secret.display(),
@@ -73,10 +88,22 @@ fn secrets_outside_allowed_paths_cannot_be_read_or_listed() {
         let o = sh(&s, &script);
         let m = mode_name(mode);
         assert!(o.stdout.contains("END"), "{m}: {}", brief(&o));
-        assert!(!o.stdout.contains("TOPSECRET"), "{m}: secret leaked: {}", brief(&o));
-        assert!(!o.stdout.contains("secret.txt"), "{m}: secret dir listed: {}", brief(&o));
+        assert!(
+            !o.stdout.contains("TOPSECRET"),
+            "{m}: secret leaked: {}",
+            brief(&o)
+        );
+        assert!(
+            !o.stdout.contains("secret.txt"),
+            "{m}: secret dir listed: {}",
+            brief(&o)
+        );
         assert!(!o.stdout.contains("root:"), "{m}: /etc/shadow leaked");
-        assert!(!o.stdout.contains("OTHERUSER") && !o.stdout.contains("notes.txt"), "{m}: other home leaked: {}", brief(&o));
+        assert!(
+            !o.stdout.contains("OTHERUSER") && !o.stdout.contains("notes.txt"),
+            "{m}: other home leaked: {}",
+            brief(&o)
+        );
         if let Some(h) = other_home {
             std::fs::remove_dir_all(h).unwrap();
         } else {
@@ -110,8 +137,16 @@ fn hidden_paths_are_invisible() {
         );
         let o = sh(&s, &script);
         let m = mode_name(mode);
-        assert!(o.stdout.contains("PUBLIC") && o.stdout.contains("END"), "{m}: {}", brief(&o));
-        assert!(!o.stdout.contains("ANSWERKEY") && !o.stdout.contains("key.csv"), "{m}: hidden file visible: {}", brief(&o));
+        assert!(
+            o.stdout.contains("PUBLIC") && o.stdout.contains("END"),
+            "{m}: {}",
+            brief(&o)
+        );
+        assert!(
+            !o.stdout.contains("ANSWERKEY") && !o.stdout.contains("key.csv"),
+            "{m}: hidden file visible: {}",
+            brief(&o)
+        );
         assert!(!o.stdout.contains("OTHERCONTENT"), "{m}: {}", brief(&o));
         if mode == ModeRequest::Full {
             // Not mounted at all: the path does not exist.
@@ -133,7 +168,10 @@ fn host_loopback_listeners_are_unreachable() {
         tcp.set_nonblocking(true).unwrap();
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         udp.set_nonblocking(true).unwrap();
-        let (tp, up) = (tcp.local_addr().unwrap().port(), udp.local_addr().unwrap().port());
+        let (tp, up) = (
+            tcp.local_addr().unwrap().port(),
+            udp.local_addr().unwrap().port(),
+        );
         let s = spec(mode, ws.path());
         let script = format!(
             "import socket\n\
@@ -149,10 +187,20 @@ fn host_loopback_listeners_are_unreachable() {
         );
         let o = mlgym_sandbox::run(&s, &["python3".into(), "-c".into(), script]).unwrap();
         let m = mode_name(mode);
-        assert!(o.stdout.contains("tcp blocked") && o.stdout.contains("udp blocked"), "{m}: {}", brief(&o));
-        assert!(tcp.accept().is_err(), "{m}: the host TCP listener saw a connection");
+        assert!(
+            o.stdout.contains("tcp blocked") && o.stdout.contains("udp blocked"),
+            "{m}: {}",
+            brief(&o)
+        );
+        assert!(
+            tcp.accept().is_err(),
+            "{m}: the host TCP listener saw a connection"
+        );
         let mut buf = [0u8; 16];
-        assert!(udp.recv_from(&mut buf).is_err(), "{m}: the host UDP socket received a datagram");
+        assert!(
+            udp.recv_from(&mut buf).is_err(),
+            "{m}: the host UDP socket received a datagram"
+        );
     }
 }
 
@@ -164,7 +212,10 @@ fn signals_and_ptrace_cannot_reach_host_processes() {
     };
     for mode in modes() {
         let ws = workspace();
-        let mut victim = std::process::Command::new("sleep").arg("300").spawn().unwrap();
+        let mut victim = std::process::Command::new("sleep")
+            .arg("300")
+            .spawn()
+            .unwrap();
         let pid = victim.id();
         let s = spec(mode, ws.path());
         let script = format!(
@@ -180,7 +231,10 @@ fn signals_and_ptrace_cannot_reach_host_processes() {
         let m = mode_name(mode);
         assert!(o.stdout.contains("ptrace -1"), "{m}: {}", brief(&o));
         assert!(o.stdout.contains("kill blocked"), "{m}: {}", brief(&o));
-        assert!(victim.try_wait().unwrap().is_none(), "{m}: the host process died");
+        assert!(
+            victim.try_wait().unwrap().is_none(),
+            "{m}: the host process died"
+        );
         victim.kill().unwrap();
         victim.wait().unwrap();
     }
@@ -206,7 +260,11 @@ fn host_processes_are_not_visible_in_proc() {
             assert!(n < 10, "{m}: {n} processes visible");
         } else {
             // No pid namespace to mount: /proc cannot be listed or read at all.
-            assert!(o.stderr.contains("/proc': Permission denied"), "{m}: {}", brief(&o));
+            assert!(
+                o.stderr.contains("/proc': Permission denied"),
+                "{m}: {}",
+                brief(&o)
+            );
         }
     }
 }
@@ -235,7 +293,11 @@ fn mount_setuid_and_user_namespaces_give_nothing() {
         assert!(!o.stdout.contains("TOPSECRET"), "{m}: {}", brief(&o));
         assert!(!o.stdout.contains("root:"), "{m}: {}", brief(&o));
         if mode == ModeRequest::Full {
-            assert!(o.stdout.contains("CapEff:\t0000000000000000"), "{m}: capabilities left: {}", brief(&o));
+            assert!(
+                o.stdout.contains("CapEff:\t0000000000000000"),
+                "{m}: capabilities left: {}",
+                brief(&o)
+            );
         }
     }
 }
@@ -246,11 +308,22 @@ fn timed_out_command_takes_its_background_children_with_it() {
         let ws = workspace();
         let mut s = spec(mode, ws.path());
         s.limits.wall = Some(Duration::from_millis(1500));
-        let marker = format!("{}.{}", 40_000 + std::process::id() % 1000, mode_name(mode).len());
-        let o = sh(&s, &format!("sleep {marker} & (sleep {marker} &); setsid sleep {marker} & sleep {marker}"));
+        let marker = format!(
+            "{}.{}",
+            40_000 + std::process::id() % 1000,
+            mode_name(mode).len()
+        );
+        let o = sh(
+            &s,
+            &format!("sleep {marker} & (sleep {marker} &); setsid sleep {marker} & sleep {marker}"),
+        );
         let m = mode_name(mode);
         assert_eq!(o.reason, EndReason::Timeout, "{m}: {}", brief(&o));
-        assert!(o.wall_ms >= 1400.0 && o.wall_ms < 8000.0, "{m}: {}", o.wall_ms);
+        assert!(
+            o.wall_ms >= 1400.0 && o.wall_ms < 8000.0,
+            "{m}: {}",
+            o.wall_ms
+        );
         let left = processes_with(&format!("sleep {marker}"));
         assert!(left.is_empty(), "{m}: processes left behind: {left:?}");
     }

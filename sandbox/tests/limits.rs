@@ -32,7 +32,10 @@ fn fork_bomb_is_stopped_at_the_process_limit() {
         assert_eq!(o.reason, EndReason::Limit, "{m}: {}", brief(&o));
         assert_eq!(o.limit, Some(LimitKind::Pids), "{m}: {}", brief(&o));
         assert!(o.wall_ms < 20_000.0, "{m}: took {} ms", o.wall_ms);
-        assert!(processes_with(&marker).is_empty(), "{m}: bomb processes left");
+        assert!(
+            processes_with(&marker).is_empty(),
+            "{m}: bomb processes left"
+        );
     }
 }
 
@@ -47,7 +50,8 @@ fn memory_hog_is_stopped_at_the_memory_limit() {
         let ws = workspace();
         let mut s = spec(mode, ws.path());
         s.limits.memory_bytes = Some(256 << 20);
-        let code = "b = bytearray(1 << 30)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('ALLOCATED')";
+        let code =
+            "b = bytearray(1 << 30)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('ALLOCATED')";
         let o = mlgym_sandbox::run(&s, &["python3".into(), "-c".into(), code.into()]).unwrap();
         let m = name(mode);
         assert!(!o.stdout.contains("ALLOCATED"), "{m}: {}", brief(&o));
@@ -72,7 +76,10 @@ fn disk_filler_is_stopped_at_the_file_size_limit() {
         let m = name(mode);
         assert_eq!(o.reason, EndReason::Limit, "{m}: {}", brief(&o));
         assert_eq!(o.limit, Some(LimitKind::Fsize), "{m}: {}", brief(&o));
-        assert_eq!(std::fs::metadata(ws.path().join("big")).unwrap().len(), 1 << 20);
+        assert_eq!(
+            std::fs::metadata(ws.path().join("big")).unwrap().len(),
+            1 << 20
+        );
     }
 }
 
@@ -126,7 +133,13 @@ fn nothing_is_left_in_cgroups_after_runs() {
             for e in rd.flatten() {
                 let n = e.file_name().to_string_lossy().into_owned();
                 // Other tests of this process may be running; only finished ones count.
-                assert!(!n.starts_with(&prefix) || std::fs::read_to_string(e.path().join("cgroup.procs")).map(|s| !s.is_empty()).unwrap_or(true), "stale cgroup {n}");
+                assert!(
+                    !n.starts_with(&prefix)
+                        || std::fs::read_to_string(e.path().join("cgroup.procs"))
+                            .map(|s| !s.is_empty())
+                            .unwrap_or(true),
+                    "stale cgroup {n}"
+                );
             }
         }
     }

@@ -24,13 +24,23 @@ pub struct AgentLimits {
 
 impl Default for AgentLimits {
     fn default() -> Self {
-        AgentLimits { memory_bytes: 2 << 30, cpu_seconds: 600, wall: Duration::from_secs(600), processes: 64 }
+        AgentLimits {
+            memory_bytes: 2 << 30,
+            cpu_seconds: 600,
+            wall: Duration::from_secs(600),
+            processes: 64,
+        }
     }
 }
 
 /// The sandbox for agent code: `submission_dir` is the working directory (read-write),
 /// `harness_dir` is read-only.
-pub fn sandbox_spec(cfg: &AgentCodeConfig, submission_dir: &Path, harness_dir: Option<&Path>, limits: &AgentLimits) -> SandboxSpec {
+pub fn sandbox_spec(
+    cfg: &AgentCodeConfig,
+    submission_dir: &Path,
+    harness_dir: Option<&Path>,
+    limits: &AgentLimits,
+) -> SandboxSpec {
     let mut spec = SandboxSpec::new(submission_dir);
     spec.mode = cfg.mode;
     spec.net = NetPolicy::None;
@@ -64,7 +74,11 @@ pub fn sandbox_spec(cfg: &AgentCodeConfig, submission_dir: &Path, harness_dir: O
 
 /// `python <script> <args...>` with the configured interpreter.
 pub fn python_argv(cfg: &AgentCodeConfig, script: &Path, args: &[String]) -> Vec<String> {
-    let mut v = vec![cfg.python.executable.to_string_lossy().into_owned(), "-B".into(), script.to_string_lossy().into_owned()];
+    let mut v = vec![
+        cfg.python.executable.to_string_lossy().into_owned(),
+        "-B".into(),
+        script.to_string_lossy().into_owned(),
+    ];
     v.extend(args.iter().cloned());
     v
 }

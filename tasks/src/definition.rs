@@ -79,6 +79,11 @@ pub struct TaskDef {
     /// Starter files copied into the workspace, relative to the task's `starter/` folder.
     #[serde(default)]
     pub starter_files: Vec<String>,
+    /// A starter folder shared with other tasks (`tasks/starters/<name>/`): all its files
+    /// are copied into the workspace too, at the same relative paths, after
+    /// `starter_files` (a path in both is an error).
+    #[serde(default)]
+    pub shared_starter: Option<String>,
     /// Starter files that are read-only in the workspace (a subset of `starter_files`).
     #[serde(default)]
     pub read_only: Vec<String>,
@@ -129,16 +134,46 @@ impl TaskDef {
     pub fn parse(text: &str, file: &Path) -> Result<TaskDef, DefinitionError> {
         let def: TaskDef = toml::from_str(text).map_err(|e| {
             let position = e.span().map(|s| line_col(text, s.start));
-            DefinitionError { file: file.to_path_buf(), position, message: e.message().trim().to_string() }
+            DefinitionError {
+                file: file.to_path_buf(),
+                position,
+                message: e.message().trim().to_string(),
+            }
         })?;
         def.check(file)?;
         Ok(def)
     }
 
     fn check(&self, file: &Path) -> Result<(), DefinitionError> {
-        let fail = |message: String| Err(DefinitionError { file: file.to_path_buf(), position: None, message });
-        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return fail(format!("field `id`: `{}` must be a non-empty name of letters, digits, `_` or `-`", self.id));
+        let fail = |message: String| {
+            Err(DefinitionError {
+                file: file.to_path_buf(),
+                position: None,
+                message,
+            })
+        };
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return fail(format!(
+                "field `id`: `{}` must be a non-empty name of letters, digits, `_` or `-`",
+                self.id
+            ));
+        }
+        if let Some(name) = &self.shared_starter {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return fail(format!(
+                    "field `shared_starter`: `{name}` must be the name of a folder under \
+                     tasks/starters/ (letters, digits, `_` or `-`)"
+                ));
+            }
         }
         let primaries = self.metrics.iter().filter(|m| m.primary).count();
         if primaries != 1 {
@@ -149,12 +184,16 @@ impl TaskDef {
         }
         for r in &self.read_only {
             if !self.starter_files.contains(r) {
-                return fail(format!("field `read_only`: `{r}` is not one of `starter_files`"));
+                return fail(format!(
+                    "field `read_only`: `{r}` is not one of `starter_files`"
+                ));
             }
         }
         for p in self.starter_files.iter().chain(self.submission.iter()) {
             if p.starts_with('/') || p.split('/').any(|c| c == "..") {
-                return fail(format!("path `{p}` must be relative and stay inside the workspace"));
+                return fail(format!(
+                    "path `{p}` must be relative and stay inside the workspace"
+                ));
             }
         }
         if self.description.trim().is_empty() && self.description_file.is_none() {
@@ -166,7 +205,10 @@ impl TaskDef {
     /// The primary metric.
     pub fn primary_metric(&self) -> &MetricDef {
         // `check` guarantees exactly one; fall back to the first to stay total.
-        self.metrics.iter().find(|m| m.primary).unwrap_or(&self.metrics[0])
+        self.metrics
+            .iter()
+            .find(|m| m.primary)
+            .unwrap_or(&self.metrics[0])
     }
 
     /// The definition of metric `name`, if any.
@@ -209,17 +251,33 @@ primary = true
     #[test]
     fn errors_name_file_line_and_field() {
         let bad = GOOD.replace("direction = \"max\"", "direction = \"up\"");
-        let e = TaskDef::parse(&bad, Path::new("demo/task.toml")).unwrap_err().to_string();
+        let e = TaskDef::parse(&bad, Path::new("demo/task.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("demo/task.toml:10:"), "{e}");
         assert!(e.contains("up"), "{e}");
         let missing = GOOD.replace("submission = [\"a.py\"]\n", "");
-        let e = TaskDef::parse(&missing, Path::new("x/task.toml")).unwrap_err().to_string();
+        let e = TaskDef::parse(&missing, Path::new("x/task.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("submission"), "{e}");
         let unknown = format!("{GOOD}\ncolour = 3\n");
-        let e = TaskDef::parse(&unknown, Path::new("x/task.toml")).unwrap_err().to_string();
+        let e = TaskDef::parse(&unknown, Path::new("x/task.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colour"), "{e}");
         let two = GOOD.replace("primary = true", "primary = false");
-        let e = TaskDef::parse(&two, Path::new("x/task.toml")).unwrap_err().to_string();
+        let e = TaskDef::parse(&two, Path::new("x/task.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("primary"), "{e}");
+        let shared = format!("shared_starter = \"../rl\"\n{GOOD}");
+        let e = TaskDef::parse(&shared, Path::new("x/task.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("shared_starter") && e.contains("tasks/starters"),
+            "{e}"
+        );
     }
 }

@@ -73,7 +73,10 @@ pub enum EvalError {
 impl EvalError {
     /// Wraps an I/O error with context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        EvalError::Io { context: context.into(), source }
+        EvalError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 
@@ -119,9 +122,11 @@ impl Baseline for StarterFilesBaseline {
         for (p, bytes) in &self.files {
             let dst = ctx.out_dir.join(p);
             if let Some(parent) = dst.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| EvalError::io(format!("creating {}", parent.display()), e))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| EvalError::io(format!("creating {}", parent.display()), e))?;
             }
-            std::fs::write(&dst, bytes).map_err(|e| EvalError::io(format!("writing {}", dst.display()), e))?;
+            std::fs::write(&dst, bytes)
+                .map_err(|e| EvalError::io(format!("writing {}", dst.display()), e))?;
         }
         Ok(())
     }

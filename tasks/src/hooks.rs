@@ -9,5 +9,9 @@ pub fn hooks_for(def: &TaskDef, starter: &[StarterFile]) -> Option<Hooks> {
     crate::games::hooks(def, starter)
         .or_else(|| crate::tabular::hooks(def, starter))
         .or_else(|| crate::sat::hooks(def, starter))
+        .or_else(|| crate::rl::hooks(def, starter))
         .or_else(|| crate::vision::hooks(def, starter))
+        .or_else(|| crate::lm::hooks(def, starter))
+        .or_else(|| crate::captioning::hooks(def, starter))
+        .or_else(|| crate::nli::hooks(def, starter))
 }

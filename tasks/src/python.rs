@@ -31,23 +31,35 @@ pub struct PythonError {
 impl PythonEnv {
     /// The interpreter named by `MLGYM_PYTHON`, else `/usr/bin/python3`.
     pub fn from_env() -> Result<PythonEnv, PythonError> {
-        let p = std::env::var_os("MLGYM_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/python3"));
+        let p = std::env::var_os("MLGYM_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"));
         PythonEnv::at(&p)
     }
 
     /// Resolves `path` and finds the prefixes it needs (runs it once, outside any
     /// sandbox, to print `sys.prefix` and `sys.base_prefix`; no agent code is involved).
     pub fn at(path: &Path) -> Result<PythonEnv, PythonError> {
-        let err = |m: String| PythonError { path: path.to_path_buf(), message: m };
+        let err = |m: String| PythonError {
+            path: path.to_path_buf(),
+            message: m,
+        };
         if !path.is_file() {
             return Err(err("does not exist".into()));
         }
         let out = std::process::Command::new(path)
-            .args(["-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"])
+            .args([
+                "-I",
+                "-c",
+                "import sys; print(sys.prefix); print(sys.base_prefix)",
+            ])
             .output()
             .map_err(|e| err(format!("cannot be run: {e}")))?;
         if !out.status.success() {
-            return Err(err(format!("failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(err(format!(
+                "failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut read_only: Vec<PathBuf> = Vec::new();
@@ -62,13 +74,18 @@ impl PythonEnv {
             candidates.push(dir.to_path_buf());
         }
         for c in candidates {
-            let Ok(c) = std::fs::canonicalize(&c) else { continue };
+            let Ok(c) = std::fs::canonicalize(&c) else {
+                continue;
+            };
             if !system(&c) && !read_only.iter().any(|r| c.starts_with(r)) {
                 read_only.retain(|r| !r.starts_with(&c));
                 read_only.push(c);
             }
         }
-        Ok(PythonEnv { executable: path.to_path_buf(), read_only })
+        Ok(PythonEnv {
+            executable: path.to_path_buf(),
+            read_only,
+        })
     }
 }
 
@@ -89,7 +106,12 @@ mod tests {
 
     #[test]
     fn missing_interpreter_is_a_clear_error() {
-        let e = PythonEnv::at(Path::new("/nope/python")).unwrap_err().to_string();
-        assert!(e.contains("/nope/python") && e.contains("MLGYM_PYTHON"), "{e}");
+        let e = PythonEnv::at(Path::new("/nope/python"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nope/python") && e.contains("MLGYM_PYTHON"),
+            "{e}"
+        );
     }
 }

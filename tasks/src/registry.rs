@@ -58,7 +58,9 @@ pub struct Task {
 
 impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Task").field("id", &self.def.id).finish_non_exhaustive()
+        f.debug_struct("Task")
+            .field("id", &self.def.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,7 +72,10 @@ impl Task {
 
     /// An embedded starter file by relative path.
     pub fn starter_file(&self, path: &str) -> Option<&'static [u8]> {
-        self.starter.iter().find(|f| f.path == Path::new(path)).map(|f| f.bytes)
+        self.starter
+            .iter()
+            .find(|f| f.path == Path::new(path))
+            .map(|f| f.bytes)
     }
 }
 
@@ -98,9 +103,15 @@ pub enum RegistryError {
     },
 }
 
-fn load_folder(folder: &str, files: &[(&str, &'static [u8])]) -> Result<Option<Task>, RegistryError> {
+fn load_folder(
+    folder: &str,
+    files: &[(&str, &'static [u8])],
+) -> Result<Option<Task>, RegistryError> {
     let file = |name: &str| files.iter().find(|(p, _)| *p == name).map(|(_, b)| *b);
-    let fail = |message: String| RegistryError::Folder { folder: folder.to_string(), message };
+    let fail = |message: String| RegistryError::Folder {
+        folder: folder.to_string(),
+        message,
+    };
     let toml_path = PathBuf::from(format!("tasks/defs/{folder}/task.toml"));
     // A folder without a definition (e.g. one being written) is not a task.
     let Some(text) = file("task.toml") else {
@@ -117,13 +128,58 @@ fn load_folder(folder: &str, files: &[(&str, &'static [u8])]) -> Result<Option<T
     };
     let mut starter = Vec::new();
     for s in &def.starter_files {
-        let bytes = file(&format!("starter/{s}")).ok_or_else(|| fail(format!("starter file `starter/{s}` is missing")))?;
-        starter.push(StarterFile { path: PathBuf::from(s), bytes, read_only: def.read_only.contains(s) });
+        let bytes = file(&format!("starter/{s}"))
+            .ok_or_else(|| fail(format!("starter file `starter/{s}` is missing")))?;
+        starter.push(StarterFile {
+            path: PathBuf::from(s),
+            bytes,
+            read_only: def.read_only.contains(s),
+        });
+    }
+    if let Some(name) = &def.shared_starter {
+        add_shared_starter(name, &mut starter).map_err(fail)?;
     }
     let Some(hooks) = crate::hooks::hooks_for(&def, &starter) else {
         return Ok(None);
     };
-    Ok(Some(Task { def, description, starter, hooks }))
+    Ok(Some(Task {
+        def,
+        description,
+        starter,
+        hooks,
+    }))
+}
+
+/// Appends every file of the shared starter folder `tasks/starters/<name>/` (writable in
+/// the workspace). A path the task's own `starter_files` already has is an error: one file
+/// must not silently replace another.
+fn add_shared_starter(name: &str, starter: &mut Vec<StarterFile>) -> Result<(), String> {
+    let files = embedded::STARTERS
+        .iter()
+        .find(|(folder, _)| *folder == name)
+        .map(|(_, files)| *files)
+        .ok_or_else(|| {
+            let known: Vec<&str> = embedded::STARTERS.iter().map(|(f, _)| *f).collect();
+            format!(
+                "field `shared_starter`: no folder tasks/starters/{name}/ (known: {})",
+                known.join(", ")
+            )
+        })?;
+    for (rel, bytes) in files {
+        let path = PathBuf::from(rel);
+        if starter.iter().any(|f| f.path == path) {
+            return Err(format!(
+                "starter file `{rel}` is both in starter/ and in the shared starter \
+                 tasks/starters/{name}/: keep one"
+            ));
+        }
+        starter.push(StarterFile {
+            path,
+            bytes,
+            read_only: false,
+        });
+    }
+    Ok(())
 }
 
 static REGISTRY: OnceLock<Result<Vec<Task>, String>> = OnceLock::new();
@@ -142,14 +198,24 @@ pub fn all() -> Result<&'static [Task], RegistryError> {
         tasks.sort_by(|a, b| a.def.id.cmp(&b.def.id));
         Ok(tasks)
     });
-    r.as_deref().map_err(|m| RegistryError::Folder { folder: "tasks/defs".into(), message: m.clone() })
+    r.as_deref().map_err(|m| RegistryError::Folder {
+        folder: "tasks/defs".into(),
+        message: m.clone(),
+    })
 }
 
 /// The task with `id`.
 pub fn get(id: &str) -> Result<&'static Task, RegistryError> {
     let tasks = all()?;
-    tasks.iter().find(|t| t.def.id == id).ok_or_else(|| RegistryError::Unknown {
-        id: id.to_string(),
-        known: tasks.iter().map(|t| t.def.id.as_str()).collect::<Vec<_>>().join(", "),
-    })
+    tasks
+        .iter()
+        .find(|t| t.def.id == id)
+        .ok_or_else(|| RegistryError::Unknown {
+            id: id.to_string(),
+            known: tasks
+                .iter()
+                .map(|t| t.def.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }

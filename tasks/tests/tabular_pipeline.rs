@@ -2,6 +2,7 @@
 //! that folder is absent): import, the staged layout, the native baselines' exact scores,
 //! the evaluator on them, and determinism.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::path::{Path, PathBuf};
 
 use mlgym_tasks::evaluator::{AgentCodeConfig, BaselineContext, EvalContext, EvalError};

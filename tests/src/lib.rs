@@ -13,7 +13,10 @@ static BUILD: std::sync::Once = std::sync::Once::new();
 pub fn mlgym() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/mlgym
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
     let bin = profile_dir.join("mlgym");
     BUILD.call_once(|| {
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
@@ -36,7 +39,10 @@ pub fn shared() -> Option<PathBuf> {
 
 /// Runs `mlgym ARGS` and returns its output.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(mlgym()).args(args).output().expect("running mlgym")
+    Command::new(mlgym())
+        .args(args)
+        .output()
+        .expect("running mlgym")
 }
 
 /// Runs `mlgym ARGS --json` (the caller includes `--json`), asserts success and parses
@@ -55,7 +61,10 @@ pub fn run_json(args: &[&str]) -> serde_json::Value {
 
 /// Wraps each command as an agent response (discussion + one fenced block).
 pub fn responses(commands: &[&str]) -> Vec<String> {
-    commands.iter().map(|c| format!("DISCUSSION\nNext step.\n\n```\n{c}\n```")).collect()
+    commands
+        .iter()
+        .map(|c| format!("DISCUSSION\nNext step.\n\n```\n{c}\n```"))
+        .collect()
 }
 
 /// Writes responses as a replay file (our trajectory.jsonl format) and returns its path.
@@ -83,7 +92,10 @@ pub fn journal_steps(run_dir: &Path) -> Vec<serde_json::Value> {
 /// A temporary directory the sandbox's unprivileged uid can traverse.
 pub fn tempdir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
-    let d = tempfile::Builder::new().prefix("mlgym-e2e").tempdir().unwrap();
+    let d = tempfile::Builder::new()
+        .prefix("mlgym-e2e")
+        .tempdir()
+        .unwrap();
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     d
 }

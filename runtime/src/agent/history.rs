@@ -42,11 +42,22 @@ fn default_agent() -> String {
 impl HistoryItem {
     /// A system or user message.
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        HistoryItem { role, content: content.into(), agent: default_agent(), thought: None, action: None, is_demo: None }
+        HistoryItem {
+            role,
+            content: content.into(),
+            agent: default_agent(),
+            thought: None,
+            action: None,
+            is_demo: None,
+        }
     }
 
     /// An assistant message with its parse.
-    pub fn assistant(content: impl Into<String>, thought: impl Into<String>, action: impl Into<String>) -> Self {
+    pub fn assistant(
+        content: impl Into<String>,
+        thought: impl Into<String>,
+        action: impl Into<String>,
+    ) -> Self {
         HistoryItem {
             role: Role::Assistant,
             content: content.into(),

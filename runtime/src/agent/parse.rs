@@ -69,12 +69,21 @@ mod tests {
     fn keeps_inner_fences_of_an_edit() {
         let r = "DISCUSSION\nEdit.\n```\nedit 1:2\nx = '''\n```python\ncode\n```\n'''\nend_of_edit\n```\n";
         let (_, a) = thought_action(r).unwrap();
-        assert!(a.starts_with("edit 1:2\n") && a.ends_with("end_of_edit\n"), "{a:?}");
+        assert!(
+            a.starts_with("edit 1:2\n") && a.ends_with("end_of_edit\n"),
+            "{a:?}"
+        );
     }
 
     #[test]
     fn rejects_none_or_two_blocks() {
-        assert_eq!(thought_action("just talk").unwrap_err(), FormatError::NoAction);
-        assert_eq!(thought_action("```\nls\n```\nand\n```\npwd\n```").unwrap_err(), FormatError::TooMany);
+        assert_eq!(
+            thought_action("just talk").unwrap_err(),
+            FormatError::NoAction
+        );
+        assert_eq!(
+            thought_action("```\nls\n```\nand\n```\npwd\n```").unwrap_err(),
+            FormatError::TooMany
+        );
     }
 }

@@ -15,13 +15,32 @@ pub struct Footer<'a> {
     pub open_file: Option<&'a Path>,
     /// The shell's working directory, as the agent sees it.
     pub cwd: &'a Path,
+    /// The memory's record count and key words, when memory is on.
+    pub memory: Option<crate::memory::MemoryStatus>,
 }
 
-/// The status footer (MLGym's exact machine-visible layout).
+/// The status footer (MLGym's exact machine-visible layout; with memory on, MLGym's
+/// memory config adds `(Memory records number: N)` and `(Memory key words: ...)` before
+/// the prompt).
 pub fn footer(f: &Footer<'_>) -> String {
-    let open = f.open_file.map(|p| p.display().to_string()).unwrap_or_else(|| "n/a".into());
+    let open = f
+        .open_file
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "n/a".into());
+    let memory = match &f.memory {
+        None => String::new(),
+        Some(m) => format!(
+            "(Memory records number: {})\n(Memory key words: {})\n",
+            m.records,
+            if m.keywords.is_empty() {
+                "none".to_string()
+            } else {
+                m.keywords.join(", ")
+            }
+        ),
+    };
     format!(
-        "(Current Step: {}, Remaining Steps: {})\n(Open file: {open})\n(Current directory: {})\nbash-$",
+        "(Current Step: {}, Remaining Steps: {})\n(Open file: {open})\n(Current directory: {})\n{memory}bash-$",
         f.current_step,
         f.max_steps.saturating_sub(f.current_step),
         f.cwd.display()

@@ -41,12 +41,17 @@ impl Replay {
     /// Loads the responses recorded in `path`.
     pub fn load(path: &Path) -> Result<Replay, ReplayError> {
         let file = path.display().to_string();
-        let err = |m: String| ReplayError { file: file.clone(), message: m };
+        let err = |m: String| ReplayError {
+            file: file.clone(),
+            message: m,
+        };
         let bytes = read_maybe_gz(path).map_err(|e| err(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|_| err("not UTF-8 text".into()))?;
         let responses = if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
             // A `.traj`: the assistant messages of its history are the raw responses.
-            let history = v.get("history").and_then(|h| h.as_array()).ok_or_else(|| err("a JSON file without a `history` list is not a trajectory".into()))?;
+            let history = v.get("history").and_then(|h| h.as_array()).ok_or_else(|| {
+                err("a JSON file without a `history` list is not a trajectory".into())
+            })?;
             history
                 .iter()
                 .filter_map(|h| serde_json::from_value::<HistoryItem>(h.clone()).ok())
@@ -56,8 +61,13 @@ impl Replay {
         } else {
             // Our trajectory.jsonl: one step per line with its raw `response`.
             let mut out = Vec::new();
-            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let v: serde_json::Value = serde_json::from_str(line).map_err(|e| err(format!("line {}: {e}", i + 1)))?;
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let v: serde_json::Value =
+                    serde_json::from_str(line).map_err(|e| err(format!("line {}: {e}", i + 1)))?;
                 if let Some(r) = v.get("response").and_then(|r| r.as_str()) {
                     out.push(r.to_string());
                 }
@@ -67,7 +77,11 @@ impl Replay {
         if responses.is_empty() {
             return Err(err("it holds no model responses".into()));
         }
-        Ok(Replay { responses, next: 0, source: file })
+        Ok(Replay {
+            responses,
+            next: 0,
+            source: file,
+        })
     }
 
     /// How many responses the recording holds.
@@ -89,7 +103,11 @@ impl Model for Replay {
     fn query(&mut self, _history: &[HistoryItem]) -> Result<String, ModelError> {
         let r = self.responses.get(self.next).cloned();
         self.next += 1;
-        Ok(r.unwrap_or_else(|| "DISCUSSION\nThe recording of ".to_string() + &self.source + " has ended.\n\n```\nsubmit\n```"))
+        Ok(r.unwrap_or_else(|| {
+            "DISCUSSION\nThe recording of ".to_string()
+                + &self.source
+                + " has ended.\n\n```\nsubmit\n```"
+        }))
     }
 
     fn resume(&mut self, responses_done: usize, _stats: super::ModelStats) {

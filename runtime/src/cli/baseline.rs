@@ -40,24 +40,41 @@ pub fn run(args: BaselineArgs) -> ExitCode {
         };
         let out = match &args.out {
             Some(o) => o.clone(),
-            None => PathBuf::from("runs/baselines").join(format!("{}-seed{}-{}", t.def.id, args.seed, record_stamp())),
+            None => PathBuf::from("runs/baselines").join(format!(
+                "{}-seed{}-{}",
+                t.def.id,
+                args.seed,
+                record_stamp()
+            )),
         };
         std::fs::create_dir_all(&out)?;
         let data_root = mlgym_tasks::data::data_root();
         let progress = |line: &str| eprintln!("baseline: {line}");
-        let ctx = mlgym_tasks::BaselineContext { task: &t.def, out_dir: &out, data_root: &data_root, seed: args.seed, quick: args.quick, progress: &progress };
+        let ctx = mlgym_tasks::BaselineContext {
+            task: &t.def,
+            out_dir: &out,
+            data_root: &data_root,
+            seed: args.seed,
+            quick: args.quick,
+            progress: &progress,
+        };
         b.run(&ctx)?;
         let work = super::eval::tempfile_dir()?;
         let sub = work.join("submission");
         std::fs::create_dir_all(&sub)?;
         crate::episode::artefacts::collect(&out, &t.def.submission, &sub, scoring::ARTEFACT_LIMIT)?;
-        let agent_code = mlgym_tasks::AgentCodeConfig { mode: args.sandbox.mode()?, python: args.sandbox.python()? };
+        let agent_code = mlgym_tasks::AgentCodeConfig {
+            mode: args.sandbox.mode()?,
+            python: args.sandbox.python()?,
+        };
         let result = scoring::evaluate_dir(t, &sub, &work, &data_root, args.seed, &agent_code);
         let _ = std::fs::remove_dir_all(&work);
         let metrics = result?;
         let out = std::fs::canonicalize(&out).unwrap_or(out);
         if args.json {
-            print_json(&serde_json::json!({ "task": t.def.id, "metrics": metrics, "submission": out }));
+            print_json(
+                &serde_json::json!({ "task": t.def.id, "metrics": metrics, "submission": out }),
+            );
         } else {
             println!("submission: {}", out.display());
             for (k, v) in &metrics {

@@ -13,9 +13,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use mlgym_tasks::datasets::fetch::{FetchOptions, Progress};
+use mlgym_tasks::datasets::fineweb;
 use mlgym_tasks::datasets::registry::{self as images, Format};
 use mlgym_tasks::tabular::dataset::{DatasetSpec, HOUSE_PRICE, TITANIC};
 use mlgym_tasks::tabular::import::import;
+use mlgym_tasks::text::{ModelAsset, ALL_MINILM_L6_V2};
 use serde_json::{json, Value};
 
 use super::output::{finish, print_json};
@@ -36,7 +38,7 @@ pub enum DataCommand {
 /// `mlgym data fetch NAME [--format F] [--mirror URL] [--retries N] [--json]`.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// Dataset name: fashion-mnist or cifar10.
+    /// Dataset name: fashion-mnist, cifar10 or fineweb.
     pub name: String,
     /// Which distribution: idx (Fashion-MNIST), cifar-binary (CIFAR-10) or hf-parquet
     /// (both); default: the dataset's canonical one.
@@ -48,6 +50,10 @@ pub struct FetchArgs {
     /// How often an interrupted download is resumed before giving up.
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
+    /// fineweb only: training shards to download (1 to 103, 100M tokens and 200 MB each;
+    /// default 24, what MLGym's baseline can read).
+    #[arg(long)]
+    pub train_shards: Option<usize>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -67,9 +73,10 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Dataset name: house-price (Kaggle House Prices train.csv) or titanic (Kaggle
-    /// Titanic train.csv).
+    /// Titanic train.csv); all-minilm-l6-v2 (the memory's embedding model: a directory);
+    /// fashion-mnist, cifar10; fineweb (a directory of token shards).
     pub name: String,
-    /// The downloaded file.
+    /// The downloaded file (or directory).
     pub path: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -155,6 +162,73 @@ pub const DATASETS: &[Dataset] = &[
         status: |root| images_status(&images::CIFAR10, root),
         fetch: Some(|root, args| fetch_images(&images::CIFAR10, root, args)),
         verify: Some(|root| verify_images(&images::CIFAR10, root)),
+    },
+    Dataset {
+        name: "fineweb",
+        about: "FineWeb-10B GPT-2 token shards (kjj0/fineweb10B-gpt2): fineweb_val_000000.bin and fineweb_train_*.bin",
+        tasks: &["languageModelingFineWeb"],
+        how: "mlgym data fetch fineweb [--train-shards N], or mlgym data import fineweb DIR",
+        import: Some(|src, root| {
+            Ok(fineweb_report(
+                &fineweb::import(src, root).context("importing fineweb")?,
+            ))
+        }),
+        status: fineweb_status,
+        fetch: Some(fetch_fineweb),
+        verify: Some(|root| {
+            let r = fineweb::verify(root).context("verifying fineweb")?;
+            Ok(json!({ "dataset": fineweb::NAME, "checks": r.checks }))
+        }),
+    },
+    Dataset {
+        name: "mnli",
+        about: "MultiNLI (multi_nli): train and validation_matched, Hugging Face parquet or JSON lines",
+        tasks: &["naturalLanguageInferenceMNLI"],
+        how: "mlgym data import mnli DIR",
+        import: Some(super::data_pretrained::import_mnli),
+        status: super::data_pretrained::mnli_status,
+        fetch: None,
+        verify: Some(super::data_pretrained::verify_mnli),
+    },
+    Dataset {
+        name: "bert-base-uncased",
+        about: "bert-base-uncased (the model MNLI fine-tunes): a directory with config.json, model.safetensors, tokenizer.json or vocab.txt",
+        tasks: &["naturalLanguageInferenceMNLI"],
+        how: "mlgym data import bert-base-uncased DIR",
+        import: Some(super::data_pretrained::import_bert),
+        status: super::data_pretrained::bert_status,
+        fetch: None,
+        verify: Some(super::data_pretrained::verify_bert),
+    },
+    Dataset {
+        name: "coco",
+        about: "MLGym's MS-COCO captions: {train,val,test}_images.parquet and the train/, val/, test/ image folders",
+        tasks: &["imageCaptioningCOCO"],
+        how: "mlgym data import coco DIR",
+        import: Some(super::data_pretrained::import_coco),
+        status: super::data_pretrained::coco_status,
+        fetch: None,
+        verify: Some(super::data_pretrained::verify_coco),
+    },
+    Dataset {
+        name: "resnet50",
+        about: "torchvision's ImageNet ResNet-50 state dict as safetensors (the COCO baseline's frozen encoder)",
+        tasks: &["imageCaptioningCOCO"],
+        how: "mlgym data import resnet50 FILE",
+        import: Some(super::data_pretrained::import_resnet),
+        status: super::data_pretrained::resnet_status,
+        fetch: None,
+        verify: Some(super::data_pretrained::verify_resnet),
+    },
+    Dataset {
+        name: "all-minilm-l6-v2",
+        about: "sentence-transformers all-MiniLM-L6-v2 (embeddings of `mlgym run --memory`): a directory with config.json, model.safetensors, tokenizer.json",
+        tasks: &[],
+        how: "mlgym data import all-minilm-l6-v2 DIR",
+        import: Some(|src, root| import_model(&ALL_MINILM_L6_V2, src, root)),
+        status: |root| model_status(&ALL_MINILM_L6_V2, root),
+        fetch: None,
+        verify: None,
     },
 ];
 
@@ -373,6 +447,78 @@ fn tabular_status(spec: &'static DatasetSpec, root: &Path) -> Result<Value, Stri
     }))
 }
 
+fn fineweb_report(r: &fineweb::FinewebReport) -> Value {
+    json!({
+        "dataset": r.manifest.dataset,
+        "dir": r.dir.display().to_string(),
+        "changed": r.changed,
+        "files": r.manifest.shards.iter().map(|s| json!({
+            "path": s.name, "tokens": s.tokens, "bytes": s.bytes, "sha256": s.sha256,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn fetch_fineweb(root: &Path, args: &FetchArgs) -> anyhow::Result<Value> {
+    if args.format.is_some() {
+        anyhow::bail!("fineweb has one format (token shards); drop --format");
+    }
+    let bars = Bars::default();
+    let opts = FetchOptions {
+        format: None,
+        mirror: args.mirror.as_deref(),
+        retries: args.retries,
+        progress: &bars,
+    };
+    let n = args.train_shards.unwrap_or(fineweb::DEFAULT_TRAIN_SHARDS);
+    let r = fineweb::fetch(root, &opts, n).context("fetching fineweb")?;
+    Ok(fineweb_report(&r))
+}
+
+fn fineweb_status(root: &Path) -> Result<Value, String> {
+    let m = fineweb::check_staged(root)?;
+    Ok(json!({
+        "train_tokens": m.train_tokens(),
+        "files": [
+            json!({"path": fineweb::VAL_FILE, "bytes": m.shards.first().map_or(0, |s| s.bytes)}),
+            json!({"path": format!("{} training shard(s)", m.train().count()), "bytes": m.train().map(|s| s.bytes).sum::<u64>()}),
+        ],
+    }))
+}
+
+fn import_model(asset: &'static ModelAsset, src: &Path, root: &Path) -> anyhow::Result<Value> {
+    let r = asset
+        .import(src, root)
+        .with_context(|| format!("importing {}", asset.name))?;
+    Ok(json!({
+        "dataset": asset.name,
+        "dir": r.dir.display().to_string(),
+        "changed": r.changed,
+        "source": r.manifest.source,
+        "files": r.manifest.files.iter().map(|f| json!({
+            "path": f.name, "bytes": f.bytes, "sha256": f.sha256,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+fn model_status(asset: &'static ModelAsset, root: &Path) -> Result<Value, String> {
+    let dir = asset.check_staged(root).map_err(|e| e.to_string())?;
+    let m: mlgym_tasks::text::asset::Manifest = serde_json::from_slice(
+        &std::fs::read(dir.join("manifest.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(json!({
+        "files": m.files.iter().map(|f| json!({"path": f.name, "bytes": f.bytes})).collect::<Vec<_>>(),
+    }))
+}
+
+/// `N rows` for a data file, `N bytes` for a model file.
+fn size_text(f: &Value) -> String {
+    match f.get("rows") {
+        Some(rows) => format!("{rows} rows"),
+        None => format!("{} bytes", f["bytes"]),
+    }
+}
+
 fn import_text(report: &Value) -> String {
     let mut out = String::new();
     let verb = if report["changed"].as_bool() == Some(true) {
@@ -387,12 +533,11 @@ fn import_text(report: &Value) -> String {
         report["dir"].as_str().unwrap_or("")
     );
     for f in report["files"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "  {:<22} {:>5} rows",
-            f["path"].as_str().unwrap_or(""),
-            f["rows"]
-        );
+        let path = f["path"].as_str().unwrap_or("");
+        let _ = match f.get("rows") {
+            Some(rows) => writeln!(out, "  {path:<22} {rows:>5} rows"),
+            None => writeln!(out, "  {path:<22} {} bytes", f["bytes"]),
+        };
     }
     out
 }
@@ -450,7 +595,7 @@ fn status_text(report: &Value) -> String {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|f| format!("{} {}", f["path"].as_str().unwrap_or(""), f["rows"]))
+                .map(|f| format!("{} {}", f["path"].as_str().unwrap_or(""), size_text(f)))
                 .collect();
             files.join(", ")
         } else {
@@ -494,7 +639,18 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["house-price", "titanic", "fashion-mnist", "cifar10"]
+            [
+                "house-price",
+                "titanic",
+                "fashion-mnist",
+                "cifar10",
+                "fineweb",
+                "mnli",
+                "bert-base-uncased",
+                "coco",
+                "resnet50",
+                "all-minilm-l6-v2"
+            ]
         );
         assert!(v["datasets"]
             .as_array()

@@ -33,20 +33,33 @@ pub fn run(args: EvalArgs) -> ExitCode {
     finish(json, || {
         let t = task(&args.task)?;
         if !args.submission.is_dir() {
-            anyhow::bail!("--submission {} is not a directory", args.submission.display());
+            anyhow::bail!(
+                "--submission {} is not a directory",
+                args.submission.display()
+            );
         }
         let work = tempfile_dir()?;
         let sub = work.join("submission");
         std::fs::create_dir_all(&sub)?;
-        artefacts::collect(&args.submission, &t.def.submission, &sub, scoring::ARTEFACT_LIMIT)
-            .map_err(|e| anyhow::anyhow!("{e} in {}", args.submission.display()))?;
-        let agent_code = mlgym_tasks::AgentCodeConfig { mode: args.sandbox.mode()?, python: args.sandbox.python()? };
+        artefacts::collect(
+            &args.submission,
+            &t.def.submission,
+            &sub,
+            scoring::ARTEFACT_LIMIT,
+        )
+        .map_err(|e| anyhow::anyhow!("{e} in {}", args.submission.display()))?;
+        let agent_code = mlgym_tasks::AgentCodeConfig {
+            mode: args.sandbox.mode()?,
+            python: args.sandbox.python()?,
+        };
         let data_root = mlgym_tasks::data::data_root();
         let result = scoring::evaluate_dir(t, &sub, &work, &data_root, args.seed, &agent_code);
         let _ = std::fs::remove_dir_all(&work);
         let metrics = result?;
         if args.json {
-            print_json(&serde_json::json!({ "task": t.def.id, "seed": args.seed, "metrics": metrics }));
+            print_json(
+                &serde_json::json!({ "task": t.def.id, "seed": args.seed, "metrics": metrics }),
+            );
         } else {
             for (k, v) in &metrics {
                 println!("{k}: {v}");
@@ -59,7 +72,11 @@ pub fn run(args: EvalArgs) -> ExitCode {
 /// A fresh private working directory for one evaluation.
 pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let base = std::env::temp_dir().join(format!("mlgym-eval-{}-{}", std::process::id(), crate::record::now().to_bits()));
+    let base = std::env::temp_dir().join(format!(
+        "mlgym-eval-{}-{}",
+        std::process::id(),
+        crate::record::now().to_bits()
+    ));
     std::fs::create_dir_all(&base)?;
     std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755))?;
     Ok(base)

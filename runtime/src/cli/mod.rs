@@ -10,12 +10,17 @@ pub mod baseline;
 pub mod common;
 pub mod config;
 pub mod data;
+pub mod data_pretrained;
 pub mod env;
 pub mod eval;
+pub mod export;
+pub mod gpus;
 pub mod output;
 pub mod report;
 pub mod run;
 pub mod sandbox;
+pub mod serve;
+pub mod sweep;
 pub mod tasks;
 pub mod view;
 
@@ -57,6 +62,14 @@ pub enum Command {
     /// Show the LLM-agent settings and where each value comes from.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Serve the Gym API (reset/step/close) over HTTP for training agents.
+    Serve(serve::ServeArgs),
+    /// Turn trajectories into chat fine-tuning data (JSON lines).
+    Export(export::ExportArgs),
+    /// List the GPUs of this host and who leases them (`mlgym run --gpus` leases them).
+    Gpus(gpus::GpusArgs),
+    /// Run a grid of episodes (agents x tasks x runs) locally or on Slurm; resumable.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -73,5 +86,9 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::View(args) => view::run(args),
         Command::Config(cmd) => config::run(cmd),
+        Command::Serve(args) => serve::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Gpus(args) => gpus::run(args),
+        Command::Sweep(args) => sweep::run(args),
     }
 }

@@ -100,7 +100,11 @@ pub fn run(cmd: SandboxCommand) -> ExitCode {
                     println!("  - {r}");
                 }
             }
-            Ok(if s.mode.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if s.mode.is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }),
         SandboxCommand::Exec(args) => {
             let json = args.json;
@@ -156,7 +160,11 @@ fn exec(a: ExecArgs) -> anyhow::Result<ExitCode> {
         spec.gpus = g
             .split(',')
             .filter(|s| !s.is_empty())
-            .map(|s| s.trim().parse::<u32>().with_context(|| format!("--gpus: `{s}` is not a GPU number")))
+            .map(|s| {
+                s.trim()
+                    .parse::<u32>()
+                    .with_context(|| format!("--gpus: `{s}` is not a GPU number"))
+            })
             .collect::<anyhow::Result<_>>()?;
     }
     let outcome = mlgym_sandbox::run(&spec, &a.command)?;
@@ -171,8 +179,14 @@ fn exec(a: ExecArgs) -> anyhow::Result<ExitCode> {
         let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());
         let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
         if outcome.reason != mlgym_sandbox::EndReason::Exit {
-            let limit = outcome.limit.map(|l| format!(" ({l:?} limit)").to_lowercase()).unwrap_or_default();
-            eprintln!("mlgym: command ended by {:?}{limit} after {:.0} ms", outcome.reason, outcome.wall_ms);
+            let limit = outcome
+                .limit
+                .map(|l| format!(" ({l:?} limit)").to_lowercase())
+                .unwrap_or_default();
+            eprintln!(
+                "mlgym: command ended by {:?}{limit} after {:.0} ms",
+                outcome.reason, outcome.wall_ms
+            );
         }
     }
     Ok(ExitCode::from(status.clamp(0, 255) as u8))

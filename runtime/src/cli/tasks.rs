@@ -38,7 +38,9 @@ pub fn run(args: TasksArgs) -> ExitCode {
                     .iter()
                     .map(|t| {
                         let p = t.def.primary_metric();
-                        let baseline = crate::episode::scoring::baseline_scores(t).get(&p.name).copied();
+                        let baseline = crate::episode::scoring::baseline_scores(t)
+                            .get(&p.name)
+                            .copied();
                         serde_json::json!({
                             "id": t.def.id, "name": t.def.name, "domain": t.def.domain,
                             "primary_metric": p.name, "direction": p.direction.as_str(),
@@ -50,12 +52,30 @@ pub fn run(args: TasksArgs) -> ExitCode {
                 if args.json {
                     print_json(&rows);
                 } else {
-                    println!("{:<28} {:<12} {:<14} {:<4} {:<6} {:>12}", "ID", "DOMAIN", "PRIMARY", "DIR", "DATA", "BASELINE");
+                    println!(
+                        "{:<28} {:<12} {:<14} {:<4} {:<6} {:>12}",
+                        "ID", "DOMAIN", "PRIMARY", "DIR", "DATA", "BASELINE"
+                    );
                     for (t, r) in tasks.iter().zip(&rows) {
                         let p = t.def.primary_metric();
-                        let data = if t.data_ready(&root) { "ready" } else { "absent" };
-                        let base = r["baseline"].as_f64().map(|b| format!("{b:.4}")).unwrap_or_else(|| "-".into());
-                        println!("{:<28} {:<12} {:<14} {:<4} {:<6} {:>12}", t.def.id, t.def.domain, p.name, p.direction.as_str(), data, base);
+                        let data = if t.data_ready(&root) {
+                            "ready"
+                        } else {
+                            "absent"
+                        };
+                        let base = r["baseline"]
+                            .as_f64()
+                            .map(|b| format!("{b:.4}"))
+                            .unwrap_or_else(|| "-".into());
+                        println!(
+                            "{:<28} {:<12} {:<14} {:<4} {:<6} {:>12}",
+                            t.def.id,
+                            t.def.domain,
+                            p.name,
+                            p.direction.as_str(),
+                            data,
+                            base
+                        );
                     }
                 }
             }
@@ -72,14 +92,37 @@ pub fn run(args: TasksArgs) -> ExitCode {
                     println!("{} ({}) — {}", t.def.id, t.def.name, t.def.domain);
                     println!("submission: {}", t.def.submission.join(", "));
                     for m in &t.def.metrics {
-                        println!("metric: {} ({}{})", m.name, m.direction.as_str(), if m.primary { ", primary" } else { "" });
+                        println!(
+                            "metric: {} ({}{})",
+                            m.name,
+                            m.direction.as_str(),
+                            if m.primary { ", primary" } else { "" }
+                        );
                     }
                     println!("baseline (ours): {:?}", t.def.baseline.ours);
                     println!("baseline (MLGym): {:?}", t.def.baseline.mlgym);
-                    println!("training timeout: {} s, GPUs: {}, memory: {} MB", t.def.training_timeout, t.def.gpus, t.def.memory_mb);
-                    println!("starter files: {}", t.starter.iter().map(|f| f.path.display().to_string() + if f.read_only { " (read-only)" } else { "" }).collect::<Vec<_>>().join(", "));
+                    println!(
+                        "training timeout: {} s, GPUs: {}, memory: {} MB",
+                        t.def.training_timeout, t.def.gpus, t.def.memory_mb
+                    );
+                    println!(
+                        "starter files: {}",
+                        t.starter
+                            .iter()
+                            .map(|f| f.path.display().to_string()
+                                + if f.read_only { " (read-only)" } else { "" })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
                     match &t.hooks.data {
-                        Some(d) => println!("data: {}", if d.ready(&root) { "ready".to_string() } else { format!("not staged — {}", d.how_to_stage()) }),
+                        Some(d) => println!(
+                            "data: {}",
+                            if d.ready(&root) {
+                                "ready".to_string()
+                            } else {
+                                format!("not staged — {}", d.how_to_stage())
+                            }
+                        ),
                         None => println!("data: none needed"),
                     }
                     println!("\n{}", t.description);

@@ -114,7 +114,12 @@ impl<'c, 'a> Resolver<'c, 'a> {
 
     /// Whether a canonical path is inside the workspace (or a readable root) and not hidden.
     pub fn visible(&self, canonical: &Path) -> bool {
-        if let Some(extra) = self.ctx.readable_roots.iter().find(|r| canonical.starts_with(r)) {
+        if let Some(extra) = self
+            .ctx
+            .readable_roots
+            .iter()
+            .find(|r| canonical.starts_with(r))
+        {
             return !(self.ctx.is_hidden)(canonical) && !(self.ctx.is_hidden)(extra);
         }
         if !canonical.starts_with(&self.root) {
@@ -160,7 +165,13 @@ impl<'c, 'a> Resolver<'c, 'a> {
     }
 
     fn confine(&self, canonical: PathBuf) -> Result<PathBuf, PathProblem> {
-        if !canonical.starts_with(&self.root) && !self.ctx.readable_roots.iter().any(|r| canonical.starts_with(r)) {
+        if !canonical.starts_with(&self.root)
+            && !self
+                .ctx
+                .readable_roots
+                .iter()
+                .any(|r| canonical.starts_with(r))
+        {
             return Err(PathProblem::Outside);
         }
         if !self.visible(&canonical) {

@@ -71,18 +71,25 @@ pub fn matches(pattern: &str, rel: &str) -> bool {
             _ => false,
         }
     }
-    let p: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let p: Vec<&str> = pattern
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     let r: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
     go(&p, &r)
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = rd.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
-        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         if meta.is_dir() {
             walk(root, &p, out);
         } else if let Ok(rel) = p.strip_prefix(root) {
@@ -94,7 +101,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
 /// Copies every workspace file matching `patterns` into `dest` (keeping relative
 /// paths) and returns the copied relative paths. `data/` (the task's read-only data) is
 /// never collected.
-pub fn collect(workspace: &Path, patterns: &[String], dest: &Path, limit: u64) -> Result<Vec<PathBuf>, ArtefactError> {
+pub fn collect(
+    workspace: &Path,
+    patterns: &[String],
+    dest: &Path,
+    limit: u64,
+) -> Result<Vec<PathBuf>, ArtefactError> {
     let mut all = Vec::new();
     walk(workspace, workspace, &mut all);
     let mut total = 0u64;
@@ -108,7 +120,10 @@ pub fn collect(workspace: &Path, patterns: &[String], dest: &Path, limit: u64) -
             continue;
         }
         let src = workspace.join(&rel);
-        let meta = std::fs::symlink_metadata(&src).map_err(|e| ArtefactError::Io { path: rel_s.clone(), source: e })?;
+        let meta = std::fs::symlink_metadata(&src).map_err(|e| ArtefactError::Io {
+            path: rel_s.clone(),
+            source: e,
+        })?;
         if !meta.is_file() {
             return Err(ArtefactError::NotRegular(rel_s));
         }
@@ -118,9 +133,15 @@ pub fn collect(workspace: &Path, patterns: &[String], dest: &Path, limit: u64) -
         }
         let dst = dest.join(&rel);
         if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| ArtefactError::Io { path: rel_s.clone(), source: e })?;
+            std::fs::create_dir_all(parent).map_err(|e| ArtefactError::Io {
+                path: rel_s.clone(),
+                source: e,
+            })?;
         }
-        std::fs::copy(&src, &dst).map_err(|e| ArtefactError::Io { path: rel_s.clone(), source: e })?;
+        std::fs::copy(&src, &dst).map_err(|e| ArtefactError::Io {
+            path: rel_s.clone(),
+            source: e,
+        })?;
         copied.push(rel);
     }
     if copied.is_empty() {
@@ -153,7 +174,13 @@ mod tests {
         std::fs::write(ws.path().join("notes.txt"), "y").unwrap();
         std::fs::create_dir(ws.path().join("data")).unwrap();
         std::fs::write(ws.path().join("data/answer.py"), "z").unwrap();
-        let got = collect(ws.path(), &["*.py".into(), "data/*".into()], dest.path(), 1 << 20).unwrap();
+        let got = collect(
+            ws.path(),
+            &["*.py".into(), "data/*".into()],
+            dest.path(),
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(got, vec![PathBuf::from("strategy.py")]);
         assert!(!dest.path().join("notes.txt").exists());
         std::os::unix::fs::symlink("/etc/passwd", ws.path().join("evil.py")).unwrap();

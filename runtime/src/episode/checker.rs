@@ -7,7 +7,9 @@ use std::time::Duration;
 use mlgym_sandbox::{Child, ModeRequest, SandboxSpec};
 use mlgym_tasks::python::PythonEnv;
 
-use crate::commands::{parse_checker_output, CheckerError, Diagnostic, PythonChecker, PYTHON_CHECK_SCRIPT};
+use crate::commands::{
+    parse_checker_output, CheckerError, Diagnostic, PythonChecker, PYTHON_CHECK_SCRIPT,
+};
 
 /// Runs [`PYTHON_CHECK_SCRIPT`] in a fresh sandbox per check.
 pub struct SandboxedChecker {
@@ -20,14 +22,22 @@ impl SandboxedChecker {
     /// A checker using `python`, with `scratch` (an existing, empty directory) as the
     /// sandbox's working directory.
     pub fn new(python: PythonEnv, mode: ModeRequest, scratch: PathBuf) -> Self {
-        SandboxedChecker { python, mode, scratch }
+        SandboxedChecker {
+            python,
+            mode,
+            scratch,
+        }
     }
 }
 
 impl PythonChecker for SandboxedChecker {
     fn check(&self, path: &Path, source: &str) -> Result<Vec<Diagnostic>, CheckerError> {
         let program = self.python.executable.clone();
-        let fail = |status: String, stderr: String| CheckerError::Failed { program: program.clone(), status, stderr };
+        let fail = |status: String, stderr: String| CheckerError::Failed {
+            program: program.clone(),
+            status,
+            stderr,
+        };
         let mut spec = SandboxSpec::new(&self.scratch);
         spec.read_write.clear();
         spec.read_only.push(self.scratch.clone());
@@ -43,13 +53,24 @@ impl PythonChecker for SandboxedChecker {
             PYTHON_CHECK_SCRIPT.into(),
             path.to_string_lossy().into_owned(),
         ];
-        let mut child = Child::spawn(&spec, &argv).map_err(|e| fail("could not start".into(), e.to_string()))?;
+        let mut child = Child::spawn(&spec, &argv)
+            .map_err(|e| fail("could not start".into(), e.to_string()))?;
         // A failed write shows up as a failed or malformed check below.
         let _ = child.write_stdin(source.as_bytes());
         child.close_stdin();
-        let out = child.wait().map_err(|e| fail("failed".into(), e.to_string()))?;
+        let out = child
+            .wait()
+            .map_err(|e| fail("failed".into(), e.to_string()))?;
         if !out.success() {
-            let tail: String = out.stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = out
+                .stderr
+                .chars()
+                .rev()
+                .take(2000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             return Err(fail(format!("{:?} {:?}", out.reason, out.exit_code), tail));
         }
         parse_checker_output(&out.stdout)

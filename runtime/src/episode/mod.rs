@@ -44,6 +44,11 @@ pub struct EpisodeConfig {
     pub python: PythonEnv,
     /// Whether the `run_baseline` command is available (the `baseline` agent).
     pub native_baseline: bool,
+    /// GPUs leased for the run (`mlgym run --gpus`): the only ones the sandbox sees.
+    pub gpus: Vec<mlgym_kernels::gpu::GpuDevice>,
+    /// The agent's memory (`mlgym run --memory`): `memory_write`/`memory_read` and the
+    /// footer's memory lines; `None` leaves the commands to the shell, as MLGym does.
+    pub memory: Option<crate::memory::MemoryConfig>,
 }
 
 /// A score and where it came from.
@@ -90,6 +95,10 @@ pub struct Snapshot {
     pub cwd: PathBuf,
     /// Evaluations run so far.
     pub evaluations: usize,
+    /// Memory records after the step (memory runs only): on resume, records a lost step
+    /// wrote are dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_records: Option<usize>,
 }
 
 /// Errors starting an episode.
@@ -104,6 +113,9 @@ pub enum EpisodeError {
     /// File-system failure.
     #[error("{0}")]
     Io(String),
+    /// The memory could not start (model not staged, unusable memory file).
+    #[error(transparent)]
+    Memory(#[from] crate::memory::MemoryError),
 }
 
 /// A running episode.
@@ -128,22 +140,45 @@ pub struct Episode {
     evaluations: usize,
     agent_code: AgentCodeConfig,
     checker: SandboxedChecker,
+    memory: Option<crate::memory::Memory>,
 }
 
 /// Words that make a command "training" (MLGym: the long timeout applies).
-const TRAINING_WORDS: &[&str] = &["torchrun", "python", "python3", "accelerate", "deepspeed", "cargo"];
+const TRAINING_WORDS: &[&str] = &[
+    "torchrun",
+    "python",
+    "python3",
+    "accelerate",
+    "deepspeed",
+    "cargo",
+];
 
 impl Episode {
     /// Prepares the workspace under `run_dir` and starts the sandboxed shell.
-    pub fn start(task: &'static Task, run_dir: &Path, cfg: EpisodeConfig) -> Result<Episode, EpisodeError> {
+    pub fn start(
+        task: &'static Task,
+        run_dir: &Path,
+        cfg: EpisodeConfig,
+    ) -> Result<Episode, EpisodeError> {
         let support = mlgym_sandbox::host_support();
         let mode = support.resolve(cfg.mode)?;
+        let memory_file = run_dir.join(crate::memory::MEMORY_FILE);
+        let memory = cfg
+            .memory
+            .as_ref()
+            .map(|m| crate::memory::Memory::open(m, &memory_file))
+            .transpose()?;
         let workspace = Workspace::prepare(run_dir, task, &cfg.data_root, mode, &cfg.python)?;
-        let spec = workspace.session_spec(task, &cfg.python, mode, cfg.mode);
+        let mut spec = workspace.session_spec(task, &cfg.python, mode, cfg.mode);
+        workspace::give_gpus(&mut spec, &cfg.gpus)?;
         let session = Session::start(&spec)?;
         let scratch = run_dir.join("check");
-        std::fs::create_dir_all(&scratch).map_err(|e| EpisodeError::Io(format!("creating {}: {e}", scratch.display())))?;
-        let agent_code = AgentCodeConfig { mode: cfg.mode, python: cfg.python.clone() };
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| EpisodeError::Io(format!("creating {}: {e}", scratch.display())))?;
+        let agent_code = AgentCodeConfig {
+            mode: cfg.mode,
+            python: cfg.python.clone(),
+        };
         let checker = SandboxedChecker::new(cfg.python.clone(), cfg.mode, scratch);
         Ok(Episode {
             task,
@@ -160,6 +195,7 @@ impl Episode {
             agent_code,
             checker,
             cfg,
+            memory,
         })
     }
 
@@ -185,20 +221,32 @@ impl Episode {
 
     /// The open file as the agent sees it.
     pub fn open_file(&self) -> Option<PathBuf> {
-        self.editor.open_file.as_ref().map(|p| self.workspace.to_inside(p))
+        self.editor
+            .open_file
+            .as_ref()
+            .map(|p| self.workspace.to_inside(p))
     }
 
     /// MLGym's `state`: open file and working directory.
     pub fn state(&self) -> AgentState {
         AgentState {
-            open_file: self.open_file().map(|p| p.display().to_string()).unwrap_or_else(|| "n/a".into()),
+            open_file: self
+                .open_file()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "n/a".into()),
             working_dir: self.cwd().display().to_string(),
         }
     }
 
     /// What `--resume` needs.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { step: self.step, editor: self.editor.clone(), cwd: self.cwd().to_path_buf(), evaluations: self.evaluations }
+        Snapshot {
+            step: self.step,
+            editor: self.editor.clone(),
+            cwd: self.cwd().to_path_buf(),
+            evaluations: self.evaluations,
+            memory_records: self.memory.as_ref().map(crate::memory::Memory::len),
+        }
     }
 
     /// Continues from a snapshot (after a crash): counters, editor and directory.
@@ -206,6 +254,10 @@ impl Episode {
         self.step = s.step;
         self.editor = s.editor.clone();
         self.evaluations = s.evaluations;
+        if let (Some(m), Some(n)) = (self.memory.as_mut(), s.memory_records) {
+            // Best effort, like the `cd` below: a failure leaves a duplicate record.
+            let _ = m.truncate(n);
+        }
         let cd = format!("cd {}", shell_quote(&s.cwd.to_string_lossy()));
         let _ = self.session.run(&cd, Some(self.cfg.short_timeout));
     }
@@ -221,8 +273,13 @@ impl Episode {
             match a {
                 "skip" => self.end("Skipped", "skipped"),
                 "exit_forfeit" => self.end("Exited (exit_forfeit)", "exit_forfeit"),
-                "exit_context" | "exit_cost" | "exit_error" | "exit_format" | "exit_api" => self.evaluate(a),
+                "exit_context" | "exit_cost" | "exit_error" | "exit_format" | "exit_api" => {
+                    self.evaluate(a)
+                }
                 RUN_BASELINE if self.cfg.native_baseline => self.run_native_baseline(),
+                _ if self.memory.is_some() && crate::memory::is_command(a) => {
+                    self.memory_command(a)
+                }
                 _ => match commands::parse_action(a) {
                     Err(e) => self.plain(e.to_string()),
                     Ok(Action::Validate) => self.evaluate("validate"),
@@ -236,18 +293,56 @@ impl Episode {
         out
     }
 
+    /// The memory footer's figures (`None` without `--memory`).
+    pub fn memory_status(&self) -> Option<crate::memory::MemoryStatus> {
+        self.memory.as_ref().map(crate::memory::Memory::status)
+    }
+
+    /// The COMMANDS section of the system prompt: the editor commands, and the memory
+    /// commands when memory is on.
+    pub fn command_docs(&self) -> String {
+        let mut docs = commands::command_docs_for_window(self.editor.window);
+        if self.memory.is_some() {
+            docs.push_str(crate::memory::COMMAND_DOCS);
+        }
+        docs
+    }
+
+    fn memory_command(&mut self, action: &str) -> StepOutcome {
+        self.editor.note_other_action();
+        let obs = match (self.memory.as_mut(), crate::memory::parse(action)) {
+            (Some(m), Some(Ok(cmd))) => m.run(&cmd),
+            (_, Some(Err(usage))) => usage,
+            _ => String::new(),
+        };
+        self.plain(obs)
+    }
+
     fn plain(&self, observation: String) -> StepOutcome {
-        StepOutcome { observation, done: false, score: None, command_ms: 0.0 }
+        StepOutcome {
+            observation,
+            done: false,
+            score: None,
+            command_ms: 0.0,
+        }
     }
 
     fn end(&mut self, observation: &str, status: &str) -> StepOutcome {
         self.done = true;
         self.exit_status = Some(status.to_string());
-        StepOutcome { observation: observation.to_string(), done: true, score: None, command_ms: 0.0 }
+        StepOutcome {
+            observation: observation.to_string(),
+            done: true,
+            score: None,
+            command_ms: 0.0,
+        }
     }
 
     fn editor_command(&mut self, cmd: &commands::EditorCommand) -> StepOutcome {
-        self.editor.consecutive_scrolls = if matches!(cmd, commands::EditorCommand::ScrollDown | commands::EditorCommand::ScrollUp) {
+        self.editor.consecutive_scrolls = if matches!(
+            cmd,
+            commands::EditorCommand::ScrollDown | commands::EditorCommand::ScrollUp
+        ) {
             self.editor.consecutive_scrolls
         } else {
             0
@@ -256,7 +351,9 @@ impl Episode {
         let cwd = self.workspace.to_host(self.session.cwd());
         let read_only = self.workspace.read_only.clone();
         let data = self.workspace.data.clone();
-        let is_read_only = move |p: &Path| read_only.iter().any(|r| r == p) || data.as_ref().is_some_and(|d| p.starts_with(d));
+        let is_read_only = move |p: &Path| {
+            read_only.iter().any(|r| r == p) || data.as_ref().is_some_and(|d| p.starts_with(d))
+        };
         let readable: Vec<PathBuf> = self.workspace.data.iter().cloned().collect();
         let ctx = CommandContext::new(&cwd, &self.workspace.host, &self.checker)
             .with_read_only(&is_read_only)
@@ -273,7 +370,11 @@ impl Episode {
     fn shell(&mut self, text: &str) -> StepOutcome {
         self.editor.note_other_action();
         let training = TRAINING_WORDS.iter().any(|w| text.contains(w));
-        let timeout = if training { Duration::from_secs(self.task.def.training_timeout) } else { self.cfg.short_timeout };
+        let timeout = if training {
+            Duration::from_secs(self.task.def.training_timeout)
+        } else {
+            self.cfg.short_timeout
+        };
         match self.session.run(text, Some(timeout)) {
             Ok(o) => {
                 let mut obs = output::clean(&o.output);
@@ -326,7 +427,10 @@ impl Episode {
     fn evaluate(&mut self, label: &str) -> StepOutcome {
         self.editor.note_other_action();
         self.evaluations += 1;
-        let eval_dir = self.run_dir.join("evals").join(format!("{:03}-step{}-{label}", self.evaluations, self.step));
+        let eval_dir = self
+            .run_dir
+            .join("evals")
+            .join(format!("{:03}-step{}-{label}", self.evaluations, self.step));
         let _ = std::fs::remove_dir_all(&eval_dir);
         let scored = scoring::evaluate_workspace(
             self.task,
@@ -357,7 +461,12 @@ impl Episode {
             self.done = true;
             self.exit_status = scored.exit_status.clone();
         }
-        StepOutcome { observation: scored.observation, done: scored.done, score, command_ms: 0.0 }
+        StepOutcome {
+            observation: scored.observation,
+            done: scored.done,
+            score,
+            command_ms: 0.0,
+        }
     }
 
     /// Ends the episode's shell.
@@ -372,13 +481,39 @@ fn translate_paths(cmd: &commands::EditorCommand, ws: &Workspace) -> commands::E
     let t = |s: &String| ws.text_to_host(s);
     let to = |s: &Option<String>| s.as_ref().map(|x| ws.text_to_host(x));
     match cmd {
-        E::Open { path, line } => E::Open { path: t(path), line: *line },
+        E::Open { path, line } => E::Open {
+            path: t(path),
+            line: *line,
+        },
         E::Create { path } => E::Create { path: t(path) },
-        E::SearchDir { term, dir } => E::SearchDir { term: term.clone(), dir: to(dir) },
-        E::SearchFile { term, file } => E::SearchFile { term: term.clone(), file: to(file) },
-        E::FindFile { name, dir } => E::FindFile { name: name.clone(), dir: to(dir) },
-        E::Edit { file, start, end, lines } => E::Edit { file: to(file), start: *start, end: *end, lines: lines.clone() },
-        E::Insert { file, after, lines } => E::Insert { file: to(file), after: *after, lines: lines.clone() },
+        E::SearchDir { term, dir } => E::SearchDir {
+            term: term.clone(),
+            dir: to(dir),
+        },
+        E::SearchFile { term, file } => E::SearchFile {
+            term: term.clone(),
+            file: to(file),
+        },
+        E::FindFile { name, dir } => E::FindFile {
+            name: name.clone(),
+            dir: to(dir),
+        },
+        E::Edit {
+            file,
+            start,
+            end,
+            lines,
+        } => E::Edit {
+            file: to(file),
+            start: *start,
+            end: *end,
+            lines: lines.clone(),
+        },
+        E::Insert { file, after, lines } => E::Insert {
+            file: to(file),
+            after: *after,
+            lines: lines.clone(),
+        },
         other => other.clone(),
     }
 }

@@ -6,10 +6,19 @@
 
 /// Whether `line` looks like a tqdm progress bar (`12%|███ | 3/25 [00:01<00:08, ...]`).
 fn is_progress(line: &str) -> bool {
-    let Some(pct) = line.find("%|") else { return false };
+    let Some(pct) = line.find("%|") else {
+        return false;
+    };
     let before = &line[..pct];
-    let digits = before.chars().rev().take_while(|c| c.is_ascii_digit()).count();
-    digits > 0 && line[pct + 2..].contains('|') && line.contains('[') && line.trim_end().ends_with(']')
+    let digits = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    digits > 0
+        && line[pct + 2..].contains('|')
+        && line.contains('[')
+        && line.trim_end().ends_with(']')
 }
 
 /// Cleans raw output.

@@ -13,7 +13,11 @@ pub fn float(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if x.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let a = x.abs();
     if (1e-4..1e16).contains(&a) {
@@ -52,7 +56,10 @@ pub fn string(s: &str) -> String {
 
 /// `repr` of a dict of floats in the given order.
 pub fn dict<'a>(items: impl IntoIterator<Item = (&'a String, &'a f64)>) -> String {
-    let parts: Vec<String> = items.into_iter().map(|(k, v)| format!("{}: {}", string(k), float(*v))).collect();
+    let parts: Vec<String> = items
+        .into_iter()
+        .map(|(k, v)| format!("{}: {}", string(k), float(*v)))
+        .collect();
     format!("{{{}}}", parts.join(", "))
 }
 

@@ -37,12 +37,27 @@ pub struct Scored {
 
 /// Evaluates a directory of artefacts directly (`mlgym eval`): fresh scratch under
 /// `work_dir`, seeded.
-pub fn evaluate_dir(task: &Task, submission: &Path, work_dir: &Path, data_root: &Path, seed: u64, agent_code: &AgentCodeConfig) -> Result<Metrics, EvalError> {
+pub fn evaluate_dir(
+    task: &Task,
+    submission: &Path,
+    work_dir: &Path,
+    data_root: &Path,
+    seed: u64,
+    agent_code: &AgentCodeConfig,
+) -> Result<Metrics, EvalError> {
     let scratch = work_dir.join("scratch");
-    std::fs::create_dir_all(&scratch).map_err(|e| EvalError::io(format!("creating {}", scratch.display()), e))?;
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| EvalError::io(format!("creating {}", scratch.display()), e))?;
     world_traversable(work_dir);
     world_traversable(&scratch);
-    let ctx = EvalContext { task: &task.def, submission_dir: submission, scratch_dir: &scratch, data_root, seed, agent_code };
+    let ctx = EvalContext {
+        task: &task.def,
+        submission_dir: submission,
+        scratch_dir: &scratch,
+        data_root,
+        seed,
+        agent_code,
+    };
     task.hooks.evaluator.evaluate(&ctx)
 }
 
@@ -66,24 +81,45 @@ pub fn evaluate_workspace(
     let validate = label == "validate";
     let submission = eval_dir.join("submission");
     let collected = std::fs::create_dir_all(&submission)
-        .map_err(|e| ArtefactError::Io { path: submission.display().to_string(), source: e })
-        .and_then(|()| artefacts::collect(workspace_host, &task.def.submission, &submission, ARTEFACT_LIMIT));
+        .map_err(|e| ArtefactError::Io {
+            path: submission.display().to_string(),
+            source: e,
+        })
+        .and_then(|()| {
+            artefacts::collect(
+                workspace_host,
+                &task.def.submission,
+                &submission,
+                ARTEFACT_LIMIT,
+            )
+        });
     let shown = |files: &[PathBuf]| -> String {
-        files.iter().map(|f| shown_workspace.join(f).display().to_string()).collect::<Vec<_>>().join(", ")
+        files
+            .iter()
+            .map(|f| shown_workspace.join(f).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let result = match collected {
-        Err(ArtefactError::NotFound(_)) => Err(EvalError::SubmissionNotFound(task.def.submission.join(", "))),
+        Err(ArtefactError::NotFound(_)) => Err(EvalError::SubmissionNotFound(
+            task.def.submission.join(", "),
+        )),
         Err(e) => Err(EvalError::Format(e.to_string())),
         Ok(files) => {
             world_traversable(&submission);
-            evaluate_dir(task, &submission, eval_dir, data_root, seed, agent_code).map(|m| (m, shown(&files)))
+            evaluate_dir(task, &submission, eval_dir, data_root, seed, agent_code)
+                .map(|m| (m, shown(&files)))
         }
     };
     let baseline = baseline_scores(task);
     match result {
         Ok((metrics, label_text)) => {
             let observation = if validate {
-                let base = if baseline.is_empty() { "NA (no baseline was there)".to_string() } else { pyrepr::metrics(&baseline) };
+                let base = if baseline.is_empty() {
+                    "NA (no baseline was there)".to_string()
+                } else {
+                    pyrepr::metrics(&baseline)
+                };
                 format!(
                     "Your code produced a valid submission artefact at {label_text}.\nBaseline Score: {base}\nEvaluation Score: {}",
                     pyrepr::metrics(&metrics)
@@ -96,7 +132,15 @@ pub fn evaluate_workspace(
                 "submit" => Some("submitted".to_string()),
                 other => Some(format!("autosubmission ({other})")),
             };
-            Scored { observation, done: !validate, exit_status, metrics: Some(metrics), submission_dir: Some(submission), submission_label: Some(label_text), error: None }
+            Scored {
+                observation,
+                done: !validate,
+                exit_status,
+                metrics: Some(metrics),
+                submission_dir: Some(submission),
+                submission_label: Some(label_text),
+                error: None,
+            }
         }
         Err(e) => {
             let text = e.to_string();
@@ -109,7 +153,11 @@ pub fn evaluate_workspace(
                 other => (format!("Error: {other}"), format!("EvaluationError, {other}, ({label})")),
             };
             Scored {
-                observation: if validate { observation } else { format!("Exited ({label})") },
+                observation: if validate {
+                    observation
+                } else {
+                    format!("Exited ({label})")
+                },
                 done: !validate,
                 exit_status: (!validate).then_some(status),
                 metrics: None,

@@ -39,6 +39,26 @@ pub enum WorkspaceError {
         /// The command to stage it.
         how: String,
     },
+    /// The leased GPUs cannot be handed to the sandbox.
+    #[error("giving the leased GPUs to the sandbox: {0}")]
+    Gpu(#[from] mlgym_kernels::gpu::GpuError),
+}
+
+/// Gives the episode's sandbox exactly the leased `gpus`: their device nodes, and
+/// `CUDA_VISIBLE_DEVICES` set to their UUIDs (which name the same devices whatever subset
+/// the driver enumerates inside, where only these nodes exist).
+pub fn give_gpus(
+    spec: &mut SandboxSpec,
+    gpus: &[mlgym_kernels::gpu::GpuDevice],
+) -> Result<(), WorkspaceError> {
+    if gpus.is_empty() {
+        return Ok(());
+    }
+    let view = mlgym_kernels::gpu::sandbox_view(gpus)?;
+    spec.gpus = view.minors;
+    spec.env
+        .push(("CUDA_VISIBLE_DEVICES".into(), view.cuda_visible_devices));
+    Ok(())
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkspaceError {
@@ -70,7 +90,9 @@ fn reachable_by_sandbox(p: &Path) -> Result<(), WorkspaceError> {
         return Ok(());
     }
     for dir in p.ancestors() {
-        let Ok(meta) = std::fs::metadata(dir) else { continue };
+        let Ok(meta) = std::fs::metadata(dir) else {
+            continue;
+        };
         if meta.permissions().mode() & 0o001 == 0 {
             return Err(WorkspaceError::Io {
                 context: format!(
@@ -88,25 +110,35 @@ fn reachable_by_sandbox(p: &Path) -> Result<(), WorkspaceError> {
 
 fn set_mode(p: &Path, mode: u32) -> Result<(), WorkspaceError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(io(format!("setting permissions of {}", p.display())))
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .map_err(io(format!("setting permissions of {}", p.display())))
 }
 
 impl Workspace {
     /// Creates `<run_dir>/workspace` with the task's starter files (or reopens it when
     /// it exists, for `--resume`).
-    pub fn prepare(run_dir: &Path, task: &Task, data_root: &Path, mode: Mode, python: &PythonEnv) -> Result<Workspace, WorkspaceError> {
+    pub fn prepare(
+        run_dir: &Path,
+        task: &Task,
+        data_root: &Path,
+        mode: Mode,
+        python: &PythonEnv,
+    ) -> Result<Workspace, WorkspaceError> {
         let bin = run_dir.join("bin");
         std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
         set_mode(&bin, 0o755)?;
         let link = bin.join("python");
         if std::fs::symlink_metadata(&link).is_err() {
-            std::os::unix::fs::symlink(&python.executable, &link).map_err(io(format!("linking {}", link.display())))?;
+            std::os::unix::fs::symlink(&python.executable, &link)
+                .map_err(io(format!("linking {}", link.display())))?;
         }
-        let bin = std::fs::canonicalize(&bin).map_err(io(format!("resolving {}", bin.display())))?;
+        let bin =
+            std::fs::canonicalize(&bin).map_err(io(format!("resolving {}", bin.display())))?;
         let host = run_dir.join("workspace");
         let fresh = !host.exists();
         std::fs::create_dir_all(&host).map_err(io(format!("creating {}", host.display())))?;
-        let host = std::fs::canonicalize(&host).map_err(io(format!("resolving {}", host.display())))?;
+        let host =
+            std::fs::canonicalize(&host).map_err(io(format!("resolving {}", host.display())))?;
         set_mode(&host, 0o755)?;
         let mut read_only = Vec::new();
         for f in &task.starter {
@@ -118,43 +150,68 @@ impl Workspace {
                 continue;
             }
             if let Some(parent) = dst.parent() {
-                std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(io(format!("creating {}", parent.display())))?;
                 set_mode(parent, 0o755)?;
             }
             std::fs::write(&dst, f.bytes).map_err(io(format!("writing {}", dst.display())))?;
             let exec = f.bytes.starts_with(b"#!");
-            set_mode(&dst, match (f.read_only, exec) {
-                (true, true) => 0o555,
-                (true, false) => 0o444,
-                (false, true) => 0o755,
-                (false, false) => 0o644,
-            })?;
+            set_mode(
+                &dst,
+                match (f.read_only, exec) {
+                    (true, true) => 0o555,
+                    (true, false) => 0o444,
+                    (false, true) => 0o755,
+                    (false, false) => 0o644,
+                },
+            )?;
         }
         let data = match &task.hooks.data {
             None => None,
             Some(d) => {
                 if !d.ready(data_root) {
-                    return Err(WorkspaceError::DataMissing { task: task.def.id.clone(), how: d.how_to_stage() });
+                    return Err(WorkspaceError::DataMissing {
+                        task: task.def.id.clone(),
+                        how: d.how_to_stage(),
+                    });
                 }
-                let public = d.public_dir(data_root).map_err(|e| WorkspaceError::DataMissing { task: task.def.id.clone(), how: e.to_string() })?;
-                let public = std::fs::canonicalize(&public).map_err(io(format!("resolving {}", public.display())))?;
+                let public = d
+                    .public_dir(data_root)
+                    .map_err(|e| WorkspaceError::DataMissing {
+                        task: task.def.id.clone(),
+                        how: e.to_string(),
+                    })?;
+                let public = std::fs::canonicalize(&public)
+                    .map_err(io(format!("resolving {}", public.display())))?;
                 reachable_by_sandbox(&public)?;
                 // workspace/data -> ../data -> the public directory. Inside mode `full`,
                 // `../data` is a read-only mount of it at /home/agent/data, so no host
                 // path shows; on the host the editor follows the same links.
                 let outer = run_dir.join("data");
                 if std::fs::symlink_metadata(&outer).is_err() {
-                    std::os::unix::fs::symlink(&public, &outer).map_err(io(format!("linking {}", outer.display())))?;
+                    std::os::unix::fs::symlink(&public, &outer)
+                        .map_err(io(format!("linking {}", outer.display())))?;
                 }
                 let link = host.join("data");
                 if fresh && std::fs::symlink_metadata(&link).is_err() {
-                    std::os::unix::fs::symlink("../data", &link).map_err(io(format!("linking {}", link.display())))?;
+                    std::os::unix::fs::symlink("../data", &link)
+                        .map_err(io(format!("linking {}", link.display())))?;
                 }
                 Some(public)
             }
         };
-        let inside = if mode == Mode::Full { PathBuf::from(INSIDE_WORKSPACE) } else { host.clone() };
-        Ok(Workspace { host, inside, data, read_only, bin })
+        let inside = if mode == Mode::Full {
+            PathBuf::from(INSIDE_WORKSPACE)
+        } else {
+            host.clone()
+        };
+        Ok(Workspace {
+            host,
+            inside,
+            data,
+            read_only,
+            bin,
+        })
     }
 
     /// Maps a path as the agent sees it to the host path (identity outside the workspace).
@@ -179,7 +236,10 @@ impl Workspace {
         if self.host == self.inside {
             return text.to_string();
         }
-        text.replace(&*self.host.to_string_lossy(), &self.inside.to_string_lossy())
+        text.replace(
+            &*self.host.to_string_lossy(),
+            &self.inside.to_string_lossy(),
+        )
     }
 
     /// Rewrites the agent's workspace paths in `text` to host paths.
@@ -187,24 +247,49 @@ impl Workspace {
         if self.host == self.inside {
             return text.to_string();
         }
-        text.replace(&*self.inside.to_string_lossy(), &self.host.to_string_lossy())
+        text.replace(
+            &*self.inside.to_string_lossy(),
+            &self.host.to_string_lossy(),
+        )
     }
 
     /// The sandbox spec of the episode's shell.
-    pub fn session_spec(&self, task: &Task, python: &PythonEnv, mode: Mode, request: mlgym_sandbox::ModeRequest) -> SandboxSpec {
+    pub fn session_spec(
+        &self,
+        task: &Task,
+        python: &PythonEnv,
+        mode: Mode,
+        request: mlgym_sandbox::ModeRequest,
+    ) -> SandboxSpec {
         let mut spec = SandboxSpec::new(&self.inside);
         spec.mode = request;
         if mode == Mode::Full {
             spec.read_write.clear();
-            spec.mounts.push(Mount { host: self.host.clone(), inside: self.inside.clone(), writable: true });
+            spec.mounts.push(Mount {
+                host: self.host.clone(),
+                inside: self.inside.clone(),
+                writable: true,
+            });
             for f in &self.read_only {
-                spec.mounts.push(Mount { host: f.clone(), inside: self.to_inside(f), writable: false });
+                spec.mounts.push(Mount {
+                    host: f.clone(),
+                    inside: self.to_inside(f),
+                    writable: false,
+                });
             }
         }
         let bin_inside = if mode == Mode::Full {
-            spec.mounts.push(Mount { host: self.bin.clone(), inside: INSIDE_BIN.into(), writable: false });
+            spec.mounts.push(Mount {
+                host: self.bin.clone(),
+                inside: INSIDE_BIN.into(),
+                writable: false,
+            });
             if let Some(d) = &self.data {
-                spec.mounts.push(Mount { host: d.clone(), inside: INSIDE_DATA.into(), writable: false });
+                spec.mounts.push(Mount {
+                    host: d.clone(),
+                    inside: INSIDE_DATA.into(),
+                    writable: false,
+                });
             }
             PathBuf::from(INSIDE_BIN)
         } else {
@@ -225,7 +310,11 @@ impl Workspace {
             output_bytes: 1 << 20,
             tmp_bytes: 2 << 30,
         };
-        let tmp = if mode == Mode::Full { "/tmp".to_string() } else { String::new() };
+        let tmp = if mode == Mode::Full {
+            "/tmp".to_string()
+        } else {
+            String::new()
+        };
         spec.env = vec![
             ("PYTHONUNBUFFERED".into(), "1".into()),
             ("TERM".into(), "dumb".into()),
@@ -238,7 +327,10 @@ impl Workspace {
         }
         let mut path = format!("{}:", bin_inside.display());
         if let Some(dir) = python.executable.parent() {
-            if !mlgym_sandbox::SYSTEM_DIRS.iter().any(|d| dir.starts_with(d)) {
+            if !mlgym_sandbox::SYSTEM_DIRS
+                .iter()
+                .any(|d| dir.starts_with(d))
+            {
                 path.push_str(&format!("{}:", dir.display()));
             }
         }

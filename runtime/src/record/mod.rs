@@ -95,7 +95,10 @@ pub struct Journal {
 impl Journal {
     /// Opens (creating or appending to) `trajectory.jsonl` in `run_dir`.
     pub fn open(run_dir: &Path) -> std::io::Result<Journal> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(run_dir.join("trajectory.jsonl"))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(run_dir.join("trajectory.jsonl"))?;
         Ok(Journal { file })
     }
 
@@ -112,10 +115,14 @@ impl Journal {
 /// line (the process died while writing it) is ignored.
 pub fn read_journal(run_dir: &Path) -> Result<(StartRecord, Vec<StepRecord>), String> {
     let path = run_dir.join("trajectory.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let first = lines.first().ok_or_else(|| format!("{} is empty", path.display()))?;
-    let start: StartRecord = serde_json::from_str(first).map_err(|e| format!("{} line 1: {e}", path.display()))?;
+    let first = lines
+        .first()
+        .ok_or_else(|| format!("{} is empty", path.display()))?;
+    let start: StartRecord =
+        serde_json::from_str(first).map_err(|e| format!("{} line 1: {e}", path.display()))?;
     let mut steps = Vec::new();
     for (i, l) in lines.iter().enumerate().skip(1) {
         match serde_json::from_str::<StepRecord>(l) {
@@ -223,7 +230,10 @@ pub struct RunMeta {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Writes a JSON document atomically.

@@ -12,10 +12,16 @@ use crate::spec::{Mode, NetPolicy, SYSTEM_DIRS};
 use crate::wire::InitConfig;
 
 fn setrlimit(res: libc::__rlimit_resource_t, soft: u64, hard: u64) -> Result<(), String> {
-    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: valid rlimit struct.
     if unsafe { libc::setrlimit(res, &lim) } != 0 {
-        return Err(format!("setrlimit({res}): {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "setrlimit({res}): {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -55,7 +61,15 @@ pub fn drop_capabilities() {
         unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
     }
     // SAFETY: as above.
-    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
 }
 
 /// Sets `no_new_privs` (setuid binaries then give nothing; required for seccomp).
@@ -124,7 +138,9 @@ pub fn landlock(cfg: &InitConfig) -> Result<String, String> {
         }
     }
     let mut dev_paths: Vec<PathBuf> = existing(
-        ["null", "zero", "full", "random", "urandom"].iter().map(|n| Path::new("/dev").join(n)),
+        ["null", "zero", "full", "random", "urandom"]
+            .iter()
+            .map(|n| Path::new("/dev").join(n)),
     );
     match cfg.mode {
         Mode::Full => {
@@ -143,7 +159,12 @@ pub fn landlock(cfg: &InitConfig) -> Result<String, String> {
         for g in &cfg.gpus {
             gpu_paths.push(PathBuf::from(format!("/dev/nvidia{g}")));
         }
-        for n in ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"] {
+        for n in [
+            "nvidiactl",
+            "nvidia-uvm",
+            "nvidia-uvm-tools",
+            "nvidia-modeset",
+        ] {
             gpu_paths.push(Path::new("/dev").join(n));
         }
         gpu_paths = existing(gpu_paths);
@@ -168,7 +189,9 @@ pub fn landlock(cfg: &InitConfig) -> Result<String, String> {
         .map_err(e)?;
     let status = created.restrict_self().map_err(e)?;
     let abi_note = match status.landlock {
-        landlock::LandlockStatus::Available { effective_abi, .. } => format!("ABI {}", effective_abi as u32),
+        landlock::LandlockStatus::Available { effective_abi, .. } => {
+            format!("ABI {}", effective_abi as u32)
+        }
         other => format!("{other:?}"),
     };
     Ok(match status.ruleset {

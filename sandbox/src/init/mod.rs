@@ -20,7 +20,9 @@ use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::spec::Mode;
-use crate::wire::{InitConfig, Report, FD_CONFIG, FD_REPORT, FD_SESSION_IN, FD_SESSION_STATUS, INIT_ARG};
+use crate::wire::{
+    InitConfig, Report, FD_CONFIG, FD_REPORT, FD_SESSION_IN, FD_SESSION_STATUS, INIT_ARG,
+};
 
 static INIT_CAPABLE: AtomicBool = AtomicBool::new(false);
 
@@ -83,24 +85,47 @@ fn main() -> i32 {
     let mut cfg_fd = unsafe { File::from_raw_fd(FD_CONFIG) };
     let mut raw = Vec::new();
     if let Err(e) = cfg_fd.read_to_end(&mut raw) {
-        report(&mut report_fd, &Report::SetupError { message: format!("reading the configuration: {e}"), not_found: false });
+        report(
+            &mut report_fd,
+            &Report::SetupError {
+                message: format!("reading the configuration: {e}"),
+                not_found: false,
+            },
+        );
         return 125;
     }
     drop(cfg_fd);
     let cfg: InitConfig = match serde_json::from_slice(&raw) {
         Ok(c) => c,
         Err(e) => {
-            report(&mut report_fd, &Report::SetupError { message: format!("bad configuration: {e}"), not_found: false });
+            report(
+                &mut report_fd,
+                &Report::SetupError {
+                    message: format!("bad configuration: {e}"),
+                    not_found: false,
+                },
+            );
             return 125;
         }
     };
     if let Err(message) = setup(&cfg) {
-        report(&mut report_fd, &Report::SetupError { message, not_found: false });
+        report(
+            &mut report_fd,
+            &Report::SetupError {
+                message,
+                not_found: false,
+            },
+        );
         return 125;
     }
     match spawn_command(&cfg) {
         Ok(spawned) => {
-            report(&mut report_fd, &Report::Started { landlock: spawned.landlock.clone() });
+            report(
+                &mut report_fd,
+                &Report::Started {
+                    landlock: spawned.landlock.clone(),
+                },
+            );
             supervise::run(&cfg, spawned, report_fd)
         }
         Err((message, not_found)) => {
@@ -134,7 +159,9 @@ fn setup(cfg: &InitConfig) -> Result<(), String> {
 
 fn cstrings<I: IntoIterator<Item = String>>(it: I) -> Result<Vec<CString>, String> {
     it.into_iter()
-        .map(|s| CString::new(s).map_err(|_| "an argument or variable contains a NUL byte".to_string()))
+        .map(|s| {
+            CString::new(s).map_err(|_| "an argument or variable contains a NUL byte".to_string())
+        })
         .collect()
 }
 
@@ -167,13 +194,22 @@ fn spawn_command(cfg: &InitConfig) -> Result<Spawned, (String, bool)> {
         return Err(("no command given".into(), false));
     };
     let c_argv = cstrings(argv.clone()).map_err(|m| (m, false))?;
-    let c_env = cstrings(cfg.env.iter().map(|(k, v)| format!("{k}={v}"))).map_err(|m| (m, false))?;
-    let prog = if cfg.session { "/bin/bash".to_string() } else { first.clone() };
+    let c_env =
+        cstrings(cfg.env.iter().map(|(k, v)| format!("{k}={v}"))).map_err(|m| (m, false))?;
+    let prog = if cfg.session {
+        "/bin/bash".to_string()
+    } else {
+        first.clone()
+    };
     // Resolved before landlock (PATH lookups of directories outside the rules would fail).
     let Some(path) = confine::resolve_command(&prog, &cfg.env) else {
-        return Err((format!("command `{prog}` was not found inside the sandbox"), true));
+        return Err((
+            format!("command `{prog}` was not found inside the sandbox"),
+            true,
+        ));
     };
-    let c_path = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| ("bad path".to_string(), false))?;
+    let c_path = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| ("bad path".to_string(), false))?;
     let filters = seccomp::build(cfg.mode != Mode::Full).map_err(|m| (m, false))?;
 
     let (err_r, err_w) = crate::sys::pipe_high().map_err(|e| (e.to_string(), false))?;
@@ -229,7 +265,11 @@ fn spawn_command(cfg: &InitConfig) -> Result<Spawned, (String, bool)> {
         let not_found = error.contains("No such file") || error.contains("not found");
         return Err((error.trim_end().to_string(), not_found));
     }
-    Ok(Spawned { pid, landlock, session_in: session_pipe.map(|(_r, w)| File::from(w)) })
+    Ok(Spawned {
+        pid,
+        landlock,
+        session_in: session_pipe.map(|(_r, w)| File::from(w)),
+    })
 }
 
 enum Never {}
@@ -251,7 +291,11 @@ fn confine_and_exec(
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
     // Keep 0-2 (and the session pipes); close the helper's own descriptors.
-    let keep_from = if cfg.session { FD_SESSION_STATUS + 1 } else { 3 };
+    let keep_from = if cfg.session {
+        FD_SESSION_STATUS + 1
+    } else {
+        3
+    };
     // SAFETY: closing descriptor ranges we own.
     unsafe {
         if cfg.session {
@@ -259,10 +303,16 @@ fn confine_and_exec(
             libc::close(crate::wire::FD_REPORT);
             libc::close(crate::wire::FD_CONTROL);
         }
-        libc::syscall(libc::SYS_close_range, keep_from as u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+        libc::syscall(
+            libc::SYS_close_range,
+            keep_from as u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
     }
     confine::rlimits(cfg)?;
-    std::env::set_current_dir(&cfg.workdir).map_err(|e| format!("entering {}: {e}", cfg.workdir.display()))?;
+    std::env::set_current_dir(&cfg.workdir)
+        .map_err(|e| format!("entering {}: {e}", cfg.workdir.display()))?;
     if cfg.mode != Mode::None {
         confine::drop_capabilities();
         confine::no_new_privs()?;
@@ -276,5 +326,9 @@ fn confine_and_exec(
     env_p.push(std::ptr::null());
     // SAFETY: NUL-terminated arrays of valid C strings.
     unsafe { libc::execve(path.as_ptr(), argv_p.as_ptr(), env_p.as_ptr()) };
-    Err(format!("executing {}: {}", path.to_string_lossy(), std::io::Error::last_os_error()))
+    Err(format!(
+        "executing {}: {}",
+        path.to_string_lossy(),
+        std::io::Error::last_os_error()
+    ))
 }

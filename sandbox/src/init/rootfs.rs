@@ -20,14 +20,28 @@ fn cstr(p: &Path) -> Result<CString, String> {
 }
 
 fn err(what: &str, p: &Path) -> String {
-    format!("{what} {}: {}", p.display(), std::io::Error::last_os_error())
+    format!(
+        "{what} {}: {}",
+        p.display(),
+        std::io::Error::last_os_error()
+    )
 }
 
-fn mount(src: Option<&Path>, dst: &Path, fstype: Option<&str>, flags: libc::c_ulong, data: Option<&str>) -> Result<(), String> {
+fn mount(
+    src: Option<&Path>,
+    dst: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<(), String> {
     let src_c = src.map(cstr).transpose()?;
     let dst_c = cstr(dst)?;
-    let fs_c = fstype.map(|f| CString::new(f).map_err(|e| e.to_string())).transpose()?;
-    let data_c = data.map(|d| CString::new(d).map_err(|e| e.to_string())).transpose()?;
+    let fs_c = fstype
+        .map(|f| CString::new(f).map_err(|e| e.to_string()))
+        .transpose()?;
+    let data_c = data
+        .map(|d| CString::new(d).map_err(|e| e.to_string()))
+        .transpose()?;
     // SAFETY: all pointers are valid C strings or null.
     let r = unsafe {
         libc::mount(
@@ -35,7 +49,9 @@ fn mount(src: Option<&Path>, dst: &Path, fstype: Option<&str>, flags: libc::c_ul
             dst_c.as_ptr(),
             fs_c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             flags,
-            data_c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr().cast()),
+            data_c
+                .as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr().cast()),
         )
     };
     if r != 0 {
@@ -59,7 +75,12 @@ const AT_RECURSIVE: libc::c_int = 0x8000;
 /// Sets attributes on a whole mount subtree (MS_REMOUNT cannot make submounts read-only).
 fn setattr(p: &Path, set: u64, recursive: bool) -> Result<(), String> {
     let c = cstr(p)?;
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let flags = if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: valid path and attribute struct of the size passed.
     let r = unsafe {
@@ -115,12 +136,26 @@ fn bind(root: &Path, src: &Path, target: &Path, read_only: bool) -> Result<(), S
 /// Builds the new root under `cfg.root_dir` and pivots into it.
 pub fn build(cfg: &InitConfig) -> Result<(), String> {
     let root = cfg.root_dir.as_path();
-    mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
-    mount(Some(Path::new("tmpfs")), root, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("mode=0755,size=16m"))?;
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
+    mount(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("mode=0755,size=16m"),
+    )?;
 
     for d in SYSTEM_DIRS {
         let p = Path::new(d);
-        let Ok(meta) = std::fs::symlink_metadata(p) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(p) else {
+            continue;
+        };
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(p).map_err(|e| format!("reading link {d}: {e}"))?;
             std::os::unix::fs::symlink(&target, inside(root, p))
@@ -134,7 +169,13 @@ pub fn build(cfg: &InitConfig) -> Result<(), String> {
     let tmp = root.join("tmp");
     mkdir_p(&tmp)?;
     let tmp_opts = format!("mode=1777,size={}", cfg.limits.tmp_bytes.max(1 << 20));
-    mount(Some(Path::new("tmpfs")), &tmp, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&tmp_opts))?;
+    mount(
+        Some(Path::new("tmpfs")),
+        &tmp,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(&tmp_opts),
+    )?;
 
     // Parents before children, so that a read-only path inside a read-write one (or the
     // reverse) ends up on top.
@@ -143,30 +184,53 @@ pub fn build(cfg: &InitConfig) -> Result<(), String> {
         .read_only
         .iter()
         .map(|p| (p.as_path(), p.as_path(), true))
-        .chain(cfg.read_write.iter().map(|p| (p.as_path(), p.as_path(), false)))
-        .chain(cfg.mounts.iter().map(|m| (m.host.as_path(), m.inside.as_path(), !m.writable)))
+        .chain(
+            cfg.read_write
+                .iter()
+                .map(|p| (p.as_path(), p.as_path(), false)),
+        )
+        .chain(
+            cfg.mounts
+                .iter()
+                .map(|m| (m.host.as_path(), m.inside.as_path(), !m.writable)),
+        )
         .collect();
     binds.sort_by_key(|(_, t, _)| t.components().count());
     for (src, target, ro) in &binds {
         bind(root, src, target, *ro)?;
     }
     for h in &cfg.hidden {
-        let covered = binds.iter().any(|(p, _, _)| h.starts_with(p)) || SYSTEM_DIRS.iter().any(|d| h.starts_with(d));
+        let covered = binds.iter().any(|(p, _, _)| h.starts_with(p))
+            || SYSTEM_DIRS.iter().any(|d| h.starts_with(d));
         if !covered {
             continue; // not mounted at all, so it does not exist inside
         }
         let dst = inside(root, h);
         if h.is_dir() {
-            mount(Some(Path::new("tmpfs")), &dst, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY, Some("mode=000,size=4k"))?;
+            mount(
+                Some(Path::new("tmpfs")),
+                &dst,
+                Some("tmpfs"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                Some("mode=000,size=4k"),
+            )?;
         } else {
             let empty = root.join(".hidden-file");
             if !empty.exists() {
-                std::fs::File::create(&empty).map_err(|e| format!("creating {}: {e}", empty.display()))?;
-                std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0o000))
-                    .map_err(|e| format!("chmod {}: {e}", empty.display()))?;
+                std::fs::File::create(&empty)
+                    .map_err(|e| format!("creating {}: {e}", empty.display()))?;
+                std::fs::set_permissions(
+                    &empty,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o000),
+                )
+                .map_err(|e| format!("chmod {}: {e}", empty.display()))?;
             }
             mount(Some(&empty), &dst, None, libc::MS_BIND, None)?;
-            setattr(&dst, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false)?;
+            setattr(
+                &dst,
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                false,
+            )?;
         }
     }
 
@@ -174,16 +238,32 @@ pub fn build(cfg: &InitConfig) -> Result<(), String> {
 
     let proc_dir = root.join("proc");
     mkdir_p(&proc_dir)?;
-    mount(Some(Path::new("proc")), &proc_dir, Some("proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None)?;
+    mount(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        None,
+    )?;
 
     pivot(root)?;
-    setattr(Path::new("/"), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false)
+    setattr(
+        Path::new("/"),
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        false,
+    )
 }
 
 fn build_dev(root: &Path, gpus: &[u32]) -> Result<(), String> {
     let dev = root.join("dev");
     mkdir_p(&dev)?;
-    mount(Some(Path::new("tmpfs")), &dev, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NOEXEC, Some("mode=0755,size=64k"))?;
+    mount(
+        Some(Path::new("tmpfs")),
+        &dev,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        Some("mode=0755,size=64k"),
+    )?;
     let mut nodes: Vec<String> = ["null", "zero", "full", "random", "urandom", "tty"]
         .iter()
         .map(|s| s.to_string())
@@ -192,7 +272,12 @@ fn build_dev(root: &Path, gpus: &[u32]) -> Result<(), String> {
         for g in gpus {
             nodes.push(format!("nvidia{g}"));
         }
-        for extra in ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"] {
+        for extra in [
+            "nvidiactl",
+            "nvidia-uvm",
+            "nvidia-uvm-tools",
+            "nvidia-modeset",
+        ] {
             nodes.push(extra.to_string());
         }
     }
@@ -205,12 +290,24 @@ fn build_dev(root: &Path, gpus: &[u32]) -> Result<(), String> {
         std::fs::File::create(&dst).map_err(|e| format!("creating {}: {e}", dst.display()))?;
         mount(Some(&host), &dst, None, libc::MS_BIND, None)?;
     }
-    for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-        std::os::unix::fs::symlink(target, dev.join(name)).map_err(|e| format!("creating /dev/{name}: {e}"))?;
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(target, dev.join(name))
+            .map_err(|e| format!("creating /dev/{name}: {e}"))?;
     }
     let shm = dev.join("shm");
     mkdir_p(&shm)?;
-    mount(Some(Path::new("tmpfs")), &shm, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("mode=1777,size=256m"))?;
+    mount(
+        Some(Path::new("tmpfs")),
+        &shm,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("mode=1777,size=256m"),
+    )?;
     Ok(())
 }
 
@@ -235,7 +332,10 @@ pub fn loopback_up() -> Result<(), String> {
     unsafe {
         let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
         if s < 0 {
-            return Err(format!("socket for loopback: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "socket for loopback: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         let mut req: libc::ifreq = std::mem::zeroed();
         for (i, b) in b"lo\0".iter().enumerate() {

@@ -110,8 +110,12 @@ pub fn build(deny_inet: bool) -> Result<Vec<BpfProgram>, String> {
         ARCH,
     )
     .map_err(|e| e.to_string())?;
-    let a: BpfProgram = main.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
-    let b: BpfProgram = clone3.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    let a: BpfProgram = main
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
+    let b: BpfProgram = clone3
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
     Ok(vec![a, b])
 }
 

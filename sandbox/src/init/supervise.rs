@@ -30,14 +30,23 @@ pub(crate) fn session_file(cfg: &InitConfig) -> PathBuf {
 /// Pid → (parent pid, threads) of every process we can see.
 fn process_table() -> HashMap<i32, (i32, u64)> {
     let mut t = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return t };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return t;
+    };
     for e in dir.flatten() {
-        let Some(pid) = std::str::from_utf8(e.file_name().as_bytes()).ok().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = std::str::from_utf8(e.file_name().as_bytes())
+            .ok()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // The command name may contain spaces and parentheses: fields resume after the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         // Zombies are already dead; their parent reaps them.
         if fields.first() == Some(&"Z") {
@@ -57,7 +66,11 @@ fn controlled_with_threads(mode: Mode) -> Vec<(i32, u64)> {
     let me = std::process::id() as i32;
     let table = process_table();
     if mode == Mode::Full {
-        return table.iter().filter(|(&p, _)| p != me).map(|(&p, &(_, t))| (p, t)).collect();
+        return table
+            .iter()
+            .filter(|(&p, _)| p != me)
+            .map(|(&p, &(_, t))| (p, t))
+            .collect();
     }
     table
         .iter()
@@ -77,7 +90,10 @@ fn controlled_with_threads(mode: Mode) -> Vec<(i32, u64)> {
 }
 
 fn controlled(mode: Mode) -> Vec<i32> {
-    controlled_with_threads(mode).into_iter().map(|(p, _)| p).collect()
+    controlled_with_threads(mode)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
 }
 
 fn reap(main_pid: i32, main_status: &mut Option<i32>) {
@@ -95,7 +111,12 @@ fn reap(main_pid: i32, main_status: &mut Option<i32>) {
 }
 
 /// SIGKILLs every process matching `keep_out == false`, repeatedly, until none is left.
-fn kill_matching(mode: Mode, main_pid: i32, main_status: &mut Option<i32>, pick: impl Fn(i32) -> bool) -> u32 {
+fn kill_matching(
+    mode: Mode,
+    main_pid: i32,
+    main_status: &mut Option<i32>,
+    pick: impl Fn(i32) -> bool,
+) -> u32 {
     let mut killed = 0;
     for _ in 0..1000 {
         let victims: Vec<i32> = controlled(mode).into_iter().filter(|&p| pick(p)).collect();
@@ -148,9 +169,15 @@ impl Session {
         if self.dir.is_none() {
             let dir = session_dir(cfg);
             std::fs::create_dir_all(&dir)?;
-            let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+            let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+                .map_err(std::io::Error::other)?;
             // SAFETY: open with a valid C string.
-            let fd = unsafe { libc::open(c.as_ptr(), libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
+            let fd = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                )
+            };
             if fd < 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -188,8 +215,16 @@ pub(crate) fn run(cfg: &InitConfig, spawned: Spawned, mut out: File) -> i32 {
     let sfd = signalfd_sigchld();
     // SAFETY: the parent gave us this descriptor; we own it from here on.
     let mut control = unsafe { File::from_raw_fd(FD_CONTROL) };
-    let mut session = spawned.session_in.map(|input| Session { input, dir: None, watermark: i32::MAX });
-    let pid_limit = if cfg.watch_pids { cfg.limits.processes } else { None };
+    let mut session = spawned.session_in.map(|input| Session {
+        input,
+        dir: None,
+        watermark: i32::MAX,
+    });
+    let pid_limit = if cfg.watch_pids {
+        cfg.limits.processes
+    } else {
+        None
+    };
     let mut main_status: Option<i32> = None;
     let mut pids_hit = false;
     let mut fds = vec![control.as_raw_fd()];
@@ -197,13 +232,19 @@ pub(crate) fn run(cfg: &InitConfig, spawned: Spawned, mut out: File) -> i32 {
         fds.push(s.as_raw_fd());
     }
     // Without a signalfd (should not happen) fall back to polling for exits.
-    let tick = if pid_limit.is_some() || sfd.is_none() { Some(Duration::from_millis(50)) } else { None };
+    let tick = if pid_limit.is_some() || sfd.is_none() {
+        Some(Duration::from_millis(50))
+    } else {
+        None
+    };
     'outer: loop {
         reap(main_pid, &mut main_status);
         if main_status.is_some() {
             break;
         }
-        let Ok(rev) = crate::sys::poll_in(&fds, tick) else { break };
+        let Ok(rev) = crate::sys::poll_in(&fds, tick) else {
+            break;
+        };
         if let Some(s) = &sfd {
             let mut buf = [0u8; 128 * 8];
             // SAFETY: reading signalfd records into a buffer of the right size.
@@ -246,7 +287,11 @@ pub(crate) fn run(cfg: &InitConfig, spawned: Spawned, mut out: File) -> i32 {
             }
         }
         if let Some(limit) = pid_limit {
-            let count: u64 = controlled_with_threads(mode).iter().map(|(_, t)| t).sum::<u64>() + 1;
+            let count: u64 = controlled_with_threads(mode)
+                .iter()
+                .map(|(_, t)| t)
+                .sum::<u64>()
+                + 1;
             if count >= limit {
                 pids_hit = true;
                 if session.is_some() {
@@ -273,15 +318,30 @@ pub(crate) fn run(cfg: &InitConfig, spawned: Spawned, mut out: File) -> i32 {
         let t = |tv: libc::timeval| tv.tv_sec as f64 * 1000.0 + tv.tv_usec as f64 / 1000.0;
         t(ru.ru_utime) + t(ru.ru_stime)
     };
-    report(&mut out, &Report::Exited { code, signal, cpu_ms, pids_limit_hit: pids_hit });
+    report(
+        &mut out,
+        &Report::Exited {
+            code,
+            signal,
+            cpu_ms,
+            pids_limit_hit: pids_hit,
+        },
+    );
     0
 }
 
 /// Kills the current session command's processes (those started after its watermark)
 /// and interrupts the shell, which unwinds the command.
-fn interrupt(mode: Mode, main_pid: i32, main_status: &mut Option<i32>, session: Option<&Session>) -> u32 {
+fn interrupt(
+    mode: Mode,
+    main_pid: i32,
+    main_status: &mut Option<i32>,
+    session: Option<&Session>,
+) -> u32 {
     let watermark = session.map(|s| s.watermark).unwrap_or(i32::MAX);
     // SAFETY: kill with integer arguments.
     unsafe { libc::kill(main_pid, libc::SIGINT) };
-    kill_matching(mode, main_pid, main_status, |p| p != main_pid && p > watermark)
+    kill_matching(mode, main_pid, main_status, |p| {
+        p != main_pid && p > watermark
+    })
 }

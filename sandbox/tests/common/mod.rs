@@ -14,7 +14,10 @@ static INIT: Once = Once::new();
 pub fn setup() {
     INIT.call_once(|| {
         // SAFETY (edition 2021: not unsafe): set once before any sandbox starts.
-        std::env::set_var("MLGYM_SANDBOX_INIT", env!("CARGO_BIN_EXE_mlgym-sandbox-init"));
+        std::env::set_var(
+            "MLGYM_SANDBOX_INIT",
+            env!("CARGO_BIN_EXE_mlgym-sandbox-init"),
+        );
     });
 }
 
@@ -26,7 +29,10 @@ pub fn modes() -> Vec<ModeRequest> {
     if s.user_namespaces {
         v.push(ModeRequest::Full);
     } else {
-        eprintln!("SKIP mode full: user namespaces unavailable here ({:?})", s.reasons);
+        eprintln!(
+            "SKIP mode full: user namespaces unavailable here ({:?})",
+            s.reasons
+        );
     }
     if s.landlock_abi >= 1 {
         v.push(ModeRequest::Landlock);
@@ -38,7 +44,10 @@ pub fn modes() -> Vec<ModeRequest> {
 
 /// A fresh workspace directory, world-traversable so the sandbox uid can reach it.
 pub fn workspace() -> tempfile::TempDir {
-    let d = tempfile::Builder::new().prefix("mlgym-test-ws").tempdir().unwrap();
+    let d = tempfile::Builder::new()
+        .prefix("mlgym-test-ws")
+        .tempdir()
+        .unwrap();
     set_mode(d.path(), 0o755);
     d
 }
@@ -57,7 +66,11 @@ pub fn spec(mode: ModeRequest, ws: &Path) -> SandboxSpec {
 
 /// Runs `sh -c script`.
 pub fn sh(spec: &SandboxSpec, script: &str) -> Outcome {
-    mlgym_sandbox::run(spec, &["sh".to_string(), "-c".to_string(), script.to_string()]).unwrap()
+    mlgym_sandbox::run(
+        spec,
+        &["sh".to_string(), "-c".to_string(), script.to_string()],
+    )
+    .unwrap()
 }
 
 /// Host processes whose command line contains `marker` (excluding this test process).
@@ -65,7 +78,9 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
     let me = std::process::id();
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if pid == me {
             continue;
         }

@@ -75,18 +75,31 @@ pub fn fetch(
             .ok_or_else(|| DataError::NotStaged(format!("{} has no source", spec.name)))?,
     };
     let downloads = dataset_dir(spec, root).join("downloads");
-    std::fs::create_dir_all(&downloads).map_err(|e| DataError::write(&downloads, e))?;
-    let base = opts.mirror.unwrap_or(source.base_url);
+    let paths = download_files(source.files, source.base_url, &downloads, opts)?;
+    import_as(spec, &downloads, root, Some(source.format), Some(&paths))
+}
+
+/// Downloads `files` from `opts.mirror` (else `base_url`) into `dir`, resuming partial
+/// downloads and checking each file against its published size and checksums; returns
+/// the local paths, in order. Files already there and matching are not fetched again.
+pub fn download_files(
+    files: &[RemoteFile],
+    base_url: &str,
+    dir: &Path,
+    opts: &FetchOptions<'_>,
+) -> Result<Vec<PathBuf>, DataError> {
+    std::fs::create_dir_all(dir).map_err(|e| DataError::write(dir, e))?;
+    let base = opts.mirror.unwrap_or(base_url);
     let base = base.strip_suffix('/').unwrap_or(base);
     let agent = agent_for(base);
     let mut paths = Vec::new();
-    for f in source.files {
+    for f in files {
         let url = format!("{base}/{}", f.path);
-        let dest = downloads.join(f.name());
+        let dest = dir.join(f.name());
         download(&agent, &url, f, &dest, opts)?;
         paths.push(dest);
     }
-    import_as(spec, &downloads, root, Some(source.format), Some(&paths))
+    Ok(paths)
 }
 
 fn agent_for(base: &str) -> ureq::Agent {

@@ -10,6 +10,8 @@
 //! * [`stage`]: `import` (decode carried-in files and stage them), `check_staged`,
 //!   `verify` (re-check the staged, decoded content against the manifest).
 //! * [`fetch`]: download the canonical files (or a mirror's) with resume and checksums.
+//! * [`fineweb`]: FineWeb's GPT-2 token shards (languageModelingFineWeb): fetch, import,
+//!   verify, staged as shards rather than arrays (its own layout is documented there).
 //!
 //! Staged layout (`$MLGYM_DATA/<name>/`):
 //!
@@ -26,6 +28,7 @@
 pub mod cifar;
 pub mod digest;
 pub mod fetch;
+pub mod fineweb;
 pub mod hf_parquet;
 pub mod idx;
 pub mod npy;

@@ -10,17 +10,28 @@
 //!   auto-reset like gymnax's `env.step`, one random stream per environment so results do
 //!   not depend on the number of threads.
 //! * [`replay`]: checks the environments against trajectories recorded from gymnax.
+//! * [`policy`]: MLGym's actor-critic networks, the submission format (`config.toml` and
+//!   safetensors checkpoints) and the action distributions; [`nn`]: the matrix kernels,
+//!   MLP passes and optimiser behind them.
+//! * [`evaluate`]: MLGym's evaluation protocol; [`ppo`]: MLGym's PPO as a native trainer;
+//!   [`task`]: the three tasks' evaluator and baseline hooks.
 //!
 //! Randomness always comes from [`crate::rng::Rng`]; every random draw can also be given
 //! from outside (its outcome), which is how recorded trajectories are replayed exactly.
 
 pub mod env;
+pub mod evaluate;
+pub mod nn;
+pub mod policy;
+pub mod ppo;
 pub mod replay;
 mod soa;
+pub mod task;
 pub mod vec_env;
 
 pub use env::{
     ActionSpace, Breakout, BreakoutParams, BreakoutState, Env, EnvId, MetaMaze, MetaMazeParams,
     MetaMazeState, MountainCar, MountainCarParams, MountainCarState, Transition, UnknownEnvError,
 };
+pub use task::hooks;
 pub use vec_env::{Actions, AnyVecEnv, Parallelism, SoaEnv, VecEnv, VecEnvError};

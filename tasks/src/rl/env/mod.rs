@@ -200,12 +200,23 @@ impl std::fmt::Display for EnvId {
 }
 
 /// An environment name that is not one of ours.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown environment '{0}': use one of MetaMaze-misc, MountainCarContinuous-v0, \
-     Breakout-MinAtar (gymnax's names)"
-)]
+// Display and Error by hand, not `thiserror`: this file is also a source file of the
+// agent's dependency-free starter crate (`tasks/starters/rl-ppo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownEnvError(pub String);
+
+impl std::fmt::Display for UnknownEnvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown environment '{}': use one of MetaMaze-misc, MountainCarContinuous-v0, \
+             Breakout-MinAtar (gymnax's names)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownEnvError {}
 
 impl FromStr for EnvId {
     type Err = UnknownEnvError;

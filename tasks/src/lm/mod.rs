@@ -1,0 +1,115 @@
+//! languageModelingFineWeb: train a GPT on FineWeb's GPT-2 tokens; the score is the
+//! validation loss of the submitted model.
+//!
+//! * [`shards`]: the token shards (modded-nanogpt format) and the training loader.
+//! * [`config`]: `model_config.json`, the member of the GPT family submitted.
+//! * [`model`]: the GPT family in candle; [`weights`]: `model.safetensors` in and out;
+//!   [`ops`]: fused CPU kernels (RMSNorm, causal softmax, cross-entropy) with gradients.
+//! * [`evaluate`]: `val_loss` over the first 10,485,760 validation tokens.
+//! * [`muon`], [`train`]: MLGym's baseline recipe (Adam for embedding and head, Muon for
+//!   the block matrices) and the task's [`crate::evaluator::Baseline`].
+//!
+//! The data is staged by [`crate::datasets::fineweb`]; the agent sees
+//! `data/fineweb10B/` (training shards and the validation shard, as in MLGym).
+
+pub mod config;
+pub mod evaluate;
+pub mod model;
+pub mod muon;
+pub mod ops;
+pub mod shards;
+pub mod train;
+pub mod weights;
+
+use std::path::{Path, PathBuf};
+
+use crate::datasets::fineweb;
+use crate::definition::TaskDef;
+use crate::evaluator::EvalError;
+use crate::registry::{Hooks, StarterFile, TaskData};
+
+/// The task id.
+pub const TASK: &str = "languageModelingFineWeb";
+/// The weights of a submission.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// The architecture of a submission.
+pub const CONFIG_FILE: &str = "model_config.json";
+
+/// Why a model could not be loaded, trained or scored; every message names the file,
+/// tensor or field.
+#[derive(Debug, thiserror::Error)]
+pub enum LmError {
+    /// A submission file is absent.
+    #[error("{0}")]
+    Missing(String),
+    /// `model_config.json` is invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// `model.safetensors` does not fit the config or is damaged.
+    #[error("{file}: {message}")]
+    Weights {
+        /// The file.
+        file: String,
+        /// What is wrong (names the tensor).
+        message: String,
+    },
+    /// The model's outputs are not finite.
+    #[error("{0}")]
+    NonFinite(String),
+    /// A token shard is unusable.
+    #[error(transparent)]
+    Shard(#[from] shards::ShardError),
+    /// The staged data is missing or unusable.
+    #[error("{0}")]
+    Data(String),
+    /// Writing the artefacts failed.
+    #[error("{0}")]
+    Io(String),
+    /// candle failed (a bug, or out of memory); the message says where.
+    #[error("{0}")]
+    Candle(String),
+}
+
+impl From<LmError> for EvalError {
+    fn from(e: LmError) -> Self {
+        match e {
+            LmError::Missing(m) => EvalError::SubmissionNotFound(m),
+            e @ (LmError::Config(_) | LmError::Weights { .. } | LmError::NonFinite(_)) => {
+                EvalError::Format(e.to_string())
+            }
+            e @ (LmError::Shard(_) | LmError::Data(_)) => EvalError::DataMissing(e.to_string()),
+            LmError::Io(m) | LmError::Candle(m) => EvalError::Internal(m),
+        }
+    }
+}
+
+/// [`TaskData`] of the task: the staged `public/` directory (holding `fineweb10B/`) is the
+/// agent's `data/`.
+#[derive(Debug, Default)]
+pub struct FinewebData;
+
+impl TaskData for FinewebData {
+    fn ready(&self, data_root: &Path) -> bool {
+        fineweb::check_staged(data_root).is_ok()
+    }
+
+    fn public_dir(&self, data_root: &Path) -> Result<PathBuf, EvalError> {
+        fineweb::check_staged(data_root)
+            .map_err(|why| EvalError::DataMissing(format!("{why}; {}", fineweb::how_to_stage())))?;
+        Ok(fineweb::public_dir(data_root))
+    }
+
+    fn how_to_stage(&self) -> String {
+        fineweb::how_to_stage()
+    }
+}
+
+/// Hooks for languageModelingFineWeb, or `None` for other ids.
+pub fn hooks(def: &TaskDef, starter: &[StarterFile]) -> Option<Hooks> {
+    let _ = starter;
+    (def.id == TASK).then(|| Hooks {
+        evaluator: Box::new(evaluate::LmEvaluator),
+        baseline: Some(Box::new(train::LmBaseline)),
+        data: Some(Box::new(FinewebData)),
+    })
+}

@@ -1,0 +1,1 @@
+../../../../../../src/rl/policy/dist.rs
