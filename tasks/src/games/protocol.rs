@@ -2,8 +2,12 @@
 //! evaluation, spoken to in strict ping-pong (at most one message, one answer) with time
 //! limits.
 //!
-//! Waiting blocks in `poll` rather than spinning: on a shared 2-core machine spinning
-//! (with or without yielding) measured slower, as it takes the CPU the strategy needs.
+//! Waiting first polls without sleeping for a short, adaptive time, then blocks in
+//! `poll`. Waking a blocked process costs tens of microseconds on a virtual machine
+//! (64 µs per pipe round trip measured here, against 5 µs when both sides poll), which
+//! over 90,000 round trips dominated an evaluation. The spin budget halves whenever the
+//! strategy answers later than it (a slow strategy, or a busy machine where spinning
+//! would take the CPU the strategy needs) and doubles when it answers within it.
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,12 @@ impl Default for GameLimits {
         }
     }
 }
+
+/// Spin budget bounds: the first wait spins for `SPIN_START`, later ones adapt between
+/// `SPIN_MIN` and `SPIN_MAX`.
+const SPIN_START: Duration = Duration::from_micros(50);
+const SPIN_MIN: Duration = Duration::from_micros(4);
+const SPIN_MAX: Duration = Duration::from_micros(200);
 
 /// Longest protocol line accepted (a Blotto move is under 30 bytes; errors under 2 KB).
 const MAX_LINE: usize = 16 << 10;
@@ -73,6 +83,7 @@ pub(crate) struct StrategyProcess {
     limits: GameLimits,
     deadline: Instant,
     first_call: bool,
+    spin: Duration,
 }
 
 impl StrategyProcess {
@@ -90,6 +101,7 @@ impl StrategyProcess {
             limits: limits.clone(),
             deadline: Instant::now() + limits.total,
             first_call: true,
+            spin: SPIN_START,
         })
     }
 
@@ -171,7 +183,31 @@ impl StrategyProcess {
             let Some(child) = self.child.as_mut() else {
                 return Err(Failure::Ended("it had already stopped".into()));
             };
-            match child.read_stdout(&mut chunk, deadline - now) {
+            let spin_end = (now + self.spin).min(deadline);
+            let mut got = None;
+            while Instant::now() < spin_end {
+                match child.read_stdout(&mut chunk, Duration::ZERO) {
+                    Ok(None) => std::hint::spin_loop(),
+                    other => {
+                        got = Some(other);
+                        break;
+                    }
+                }
+            }
+            let read = match got {
+                Some(r) => {
+                    self.spin = (self.spin * 2).min(SPIN_MAX);
+                    r
+                }
+                None => {
+                    self.spin = (self.spin / 2).max(SPIN_MIN);
+                    child.read_stdout(
+                        &mut chunk,
+                        deadline.saturating_duration_since(Instant::now()),
+                    )
+                }
+            };
+            match read {
                 Ok(None) => {}
                 Ok(Some(0)) | Err(_) => return Err(self.ended()),
                 Ok(Some(n)) => self.buf.extend_from_slice(&chunk[..n]),
