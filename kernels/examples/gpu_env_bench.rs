@@ -23,6 +23,9 @@ use mlgym_kernels::cuda_envs::{EnvKind, GpuActions, GpuRuntime, GpuVecEnv};
 use mlgym_tasks::rl::{Actions, AnyVecEnv, EnvId};
 use mlgym_tasks::rng::Rng;
 
+const USAGE: &str = "usage: gpu_env_bench [--envs N,N,...] [--seconds S] \
+                     [--gpu INDEX | --emulate] [--json]";
+
 struct Args {
     sizes: Vec<usize>,
     seconds: f64,
@@ -49,11 +52,15 @@ fn parse_args() -> Result<Args, String> {
                     .map(|x| x.trim().parse().map_err(|e| format!("--envs: {e}")))
                     .collect::<Result<_, _>>()?
             }
-            "--seconds" => a.seconds = val("--seconds")?.parse().map_err(|e| format!("{e}"))?,
+            "--seconds" => {
+                a.seconds = val("--seconds")?
+                    .parse()
+                    .map_err(|e| format!("--seconds: {e}"))?
+            }
             "--gpu" => a.gpu = val("--gpu")?.parse().map_err(|e| format!("--gpu: {e}"))?,
             "--emulate" => a.emulate = true,
             "--json" => a.json = true,
-            other => return Err(format!("unknown argument {other}")),
+            other => return Err(format!("unknown argument {other}; {USAGE}")),
         }
     }
     Ok(a)
@@ -96,7 +103,10 @@ fn run() -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let device = rt.description().to_string();
     if !args.json {
-        println!("device: {device}; cpu: {} rayon threads", rayon_threads());
+        println!(
+            "device: {device}; cpu: {} rayon threads",
+            rayon::current_num_threads()
+        );
         println!(
             "{:<26} {:>7} {:>14} {:>16} {:>14}",
             "env", "N", "cpu steps/s", "gpu kernel/s", "gpu step/s"
@@ -168,10 +178,4 @@ fn run() -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }

@@ -5,8 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
-use mlgym_kernels::conv::{conv2d_nhwc, linear, max_pool2x2_nhwc};
+use mlgym_kernels::conv::{conv2d_nhwc, conv2d_relu_pool_nhwc, linear, max_pool2x2_nhwc};
 
 fn rand(shape: &[usize], seed: u64) -> Tensor {
     // A fixed LCG keeps the test independent of candle's random generator.
@@ -54,6 +55,21 @@ fn close(what: &str, a: &Tensor, b: &Tensor, tol: f32) {
     assert!(d <= tol * scale, "{what}: max |diff| {d} (scale {scale})");
 }
 
+/// The gradients of `sum(t * r)`: a random weighting, so that every output element's
+/// gradient differs.
+fn weighted_grads(t: &Tensor, r: &Tensor) -> GradStore {
+    (t * r).unwrap().sum_all().unwrap().backward().unwrap()
+}
+
+/// `ours` and `reference` have the same gradients (within `tol`) with respect to each of
+/// `vars`, for the weighting `r`.
+fn grads_close(ours: &Tensor, reference: &Tensor, r: &Tensor, vars: [(&str, &Var); 3], tol: f32) {
+    let (g_ours, g_ref) = (weighted_grads(ours, r), weighted_grads(reference, r));
+    for (name, v) in vars {
+        close(name, g_ours.get(v).unwrap(), g_ref.get(v).unwrap(), tol);
+    }
+}
+
 /// One convolution checked against candle: forward, dx, dw, db.
 #[allow(clippy::too_many_arguments)]
 fn check_conv(
@@ -89,16 +105,13 @@ fn check_conv(
     close("forward", &ours, &reference, 1e-5);
 
     let r = rand(ours.dims(), 4);
-    let g_ours = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-    let g_ref = (&reference * &r)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    for (name, v) in [("dx", &x), ("dw", &wt), ("db", &b)] {
-        close(name, g_ours.get(v).unwrap(), g_ref.get(v).unwrap(), 1e-4);
-    }
+    grads_close(
+        &ours,
+        &reference,
+        &r,
+        [("dx", &x), ("dw", &wt), ("db", &b)],
+        1e-4,
+    );
 }
 
 #[test]
@@ -145,13 +158,7 @@ fn max_pool_matches_candle() {
             .unwrap();
         assert_eq!(max_abs_diff(&ours, &reference), 0.0);
         let r = rand(ours.dims(), 8);
-        let g_ours = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let g_ref = (&reference * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let (g_ours, g_ref) = (weighted_grads(&ours, &r), weighted_grads(&reference, &r));
         let gx = g_ours.get(&x).unwrap();
         if h % 2 == 0 && w % 2 == 0 {
             // Candle's max-pool backward multiplies the gradient by (number of maxima in
@@ -237,16 +244,13 @@ fn linear_matches_candle() {
         .unwrap();
     close("forward", &ours, &reference, 1e-5);
     let r = rand(&[6, 10], 14);
-    let g_ours = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-    let g_ref = (&reference * &r)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    for (name, v) in [("dx", &x), ("dw", &w), ("db", &b)] {
-        close(name, g_ours.get(v).unwrap(), g_ref.get(v).unwrap(), 1e-5);
-    }
+    grads_close(
+        &ours,
+        &reference,
+        &r,
+        [("dx", &x), ("dw", &w), ("db", &b)],
+        1e-5,
+    );
 }
 
 #[test]
@@ -258,11 +262,17 @@ fn results_do_not_depend_on_the_number_of_threads() {
         let y = conv2d_nhwc(&x, &w, &b, 1, true).unwrap();
         let p = max_pool2x2_nhwc(&y).unwrap();
         let g = p.sum_all().unwrap().backward().unwrap();
+        let f = conv2d_relu_pool_nhwc(&x, &w, &b, 1).unwrap();
+        let gf = f.sum_all().unwrap().backward().unwrap();
         [
             p,
             g.get(&x).unwrap().clone(),
             g.get(&w).unwrap().clone(),
             g.get(&b).unwrap().clone(),
+            f,
+            gf.get(&x).unwrap().clone(),
+            gf.get(&w).unwrap().clone(),
+            gf.get(&b).unwrap().clone(),
         ]
         .map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
     };
@@ -275,13 +285,13 @@ fn results_do_not_depend_on_the_number_of_threads() {
     let one = pool(1).install(run);
     let three = pool(3).install(run);
     for (a, b) in one.iter().zip(&three) {
+        assert_eq!(a.len(), b.len());
         assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 }
 
 #[test]
 fn fused_conv_relu_pool_matches_the_separate_layers() {
-    use mlgym_kernels::conv::conv2d_relu_pool_nhwc;
     for (n, h, w, ci, co) in [(3, 28, 28, 1, 32), (70, 7, 7, 3, 5), (2, 14, 14, 32, 64)] {
         let x = Var::from_tensor(&rand(&[n, h, w, ci], 31)).unwrap();
         let wt = Var::from_tensor(&rand(&[3, 3, ci, co], 32)).unwrap();
@@ -290,20 +300,12 @@ fn fused_conv_relu_pool_matches_the_separate_layers() {
         let separate = max_pool2x2_nhwc(&conv2d_nhwc(&x, &wt, &b, 1, true).unwrap()).unwrap();
         assert_eq!(max_abs_diff(&fused, &separate), 0.0);
         let r = rand(fused.dims(), 34);
-        let g1 = (&fused * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g2 = (&separate * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, v) in [("dx", &x), ("dw", &wt), ("db", &b)] {
-            close(name, g1.get(v).unwrap(), g2.get(v).unwrap(), 1e-5);
-        }
+        grads_close(
+            &fused,
+            &separate,
+            &r,
+            [("dx", &x), ("dw", &wt), ("db", &b)],
+            1e-5,
+        );
     }
 }

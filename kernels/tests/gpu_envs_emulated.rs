@@ -29,28 +29,7 @@ fn runtime() -> Option<Arc<GpuRuntime>> {
 #[test]
 fn kernels_replay_gymnax_reference_trajectories_exactly() {
     let Some(rt) = runtime() else { return };
-    let (files, missing) = gpu_support::reference_files();
-    for m in &missing {
-        eprintln!("note: reference file {m} not found; replaying the in-repo fixtures only");
-    }
-    let mut total = 0;
-    for (kind, path) in files {
-        let r = gpu_support::replay(&rt, kind, &path, CosMode::Glibc);
-        eprintln!(
-            "{}: {} steps, {} auto-resets, {} mismatches",
-            path.display(),
-            r.steps,
-            r.autoresets,
-            r.mismatches.len()
-        );
-        assert!(
-            r.mismatches.is_empty(),
-            "{:#?}",
-            &r.mismatches[..r.mismatches.len().min(5)]
-        );
-        assert_eq!(r.inexact, 0);
-        total += r.steps;
-    }
+    let total = gpu_support::replay_all_exactly(&rt, "");
     assert!(total > 1000);
 }
 

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod episode;
+pub mod gpu_lease;
 pub mod gym;
 pub mod memory;
 pub mod record;

@@ -23,16 +23,25 @@ pub fn run(spec: &SandboxSpec, argv: &[String]) -> Result<Outcome, SandboxError>
     collect(&mut l, deadline, cap, spec.output_policy)
 }
 
-/// Parses report lines out of `buf` (complete lines only).
-fn take_reports(buf: &mut Vec<u8>) -> Vec<Report> {
-    let mut out = Vec::new();
+/// What the helper's `Exited` report says: exit code, signal, CPU milliseconds, and
+/// whether the process limit stopped the command.
+type Exit = (Option<i32>, Option<i32>, f64, bool);
+
+/// Parses the complete report lines out of `buf`, keeping the last `Exited` report in
+/// `exited` (other reports do not concern a one-shot run).
+fn take_exit(buf: &mut Vec<u8>, exited: &mut Option<Exit>) {
     while let Some(i) = buf.iter().position(|&b| b == b'\n') {
         let line: Vec<u8> = buf.drain(..=i).collect();
-        if let Ok(r) = serde_json::from_slice::<Report>(&line) {
-            out.push(r);
+        if let Ok(Report::Exited {
+            code,
+            signal,
+            cpu_ms,
+            pids_limit_hit,
+        }) = serde_json::from_slice::<Report>(&line)
+        {
+            *exited = Some((code, signal, cpu_ms, pids_limit_hit));
         }
     }
-    out
 }
 
 struct Stream {
@@ -91,7 +100,7 @@ pub(crate) fn collect(
         .try_clone()
         .map_err(|e| SandboxError::io("cloning the report pipe", e))?;
     let mut rep = Stream::new(Some(report_file))?;
-    let mut exited: Option<(Option<i32>, Option<i32>, f64, bool)> = None;
+    let mut exited: Option<Exit> = None;
     let mut forced: Option<(EndReason, Option<LimitKind>)> = None;
     let watch_cgroup_pids = l.cgroup.is_some();
     let mut helper_done = false;
@@ -108,17 +117,7 @@ pub(crate) fn collect(
         out.pump(cap);
         err.pump(cap);
         rep.pump(1 << 20);
-        for r in take_reports(&mut rep.buf) {
-            if let Report::Exited {
-                code,
-                signal,
-                cpu_ms,
-                pids_limit_hit,
-            } = r
-            {
-                exited = Some((code, signal, cpu_ms, pids_limit_hit));
-            }
-        }
+        take_exit(&mut rep.buf, &mut exited);
         if forced.is_none() && policy == OutputPolicy::Kill && (out.seen > cap || err.seen > cap) {
             forced = Some((EndReason::Limit, Some(LimitKind::Output)));
             l.kill();
@@ -157,17 +156,7 @@ pub(crate) fn collect(
         err.pump(cap);
     }
     rep.pump(1 << 20);
-    for r in take_reports(&mut rep.buf) {
-        if let Report::Exited {
-            code,
-            signal,
-            cpu_ms,
-            pids_limit_hit,
-        } = r
-        {
-            exited = Some((code, signal, cpu_ms, pids_limit_hit));
-        }
-    }
+    take_exit(&mut rep.buf, &mut exited);
     l.reap();
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let (code, signal, cpu_ms, pids_hit) =

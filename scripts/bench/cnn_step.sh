@@ -24,7 +24,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import jax, optax' 2>
 fi
 
 echo "== building the benchmark (cargo test --release, ignored test vision_bench)" >&2
-cargo test --quiet --release -p mlgym-tasks --test vision_bench --no-run 2>/dev/null
+cargo test --quiet --release -p mlgym-tasks --test vision_bench --no-run
 
 for r in $(seq "$rounds"); do
     echo "== round $r: ours" >&2

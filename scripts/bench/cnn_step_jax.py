@@ -7,7 +7,7 @@ import numpy as np
 import jax, jax.numpy as jnp, optax
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--dataset", default="fashion-mnist")
+ap.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "cifar10"])
 ap.add_argument("--steps", type=int, default=40)
 a = ap.parse_args()
 h, w, c = (28, 28, 1) if a.dataset == "fashion-mnist" else (32, 32, 3)

@@ -11,8 +11,8 @@ rm -rf "$dest"
 mkdir -p "$dest/bin"
 
 # Test binaries: cargo prints their paths as JSON ("executable": ...).
-cargo test --release -p mlgym-kernels --test gpu_envs_cuda --test gpu_lease --no-run \
-  --message-format=json 2>/dev/null |
+# (stderr stays visible: a failed build must say why, not end the script silently.)
+test_exes() {
   python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -23,10 +23,19 @@ for line in sys.stdin:
     exe = m.get("executable")
     if m.get("reason") == "compiler-artifact" and exe and m.get("profile", {}).get("test"):
         print(exe)
-' | while read -r exe; do
-  name=$(basename "$exe" | sed 's/-[0-9a-f]*$//')
-  cp "$exe" "$dest/bin/$name"
-done
+'
+}
+copy_exes() {
+  while read -r exe; do
+    name=$(basename "$exe" | sed 's/-[0-9a-f]*$//')
+    cp "$exe" "$dest/bin/$name"
+  done
+}
+cargo test --release -p mlgym-kernels --test gpu_envs_cuda --test gpu_lease --no-run \
+  --message-format=json | test_exes | copy_exes
+# The RL evaluator and PPO with the environments on the GPU, against the CPU.
+cargo test --release -p mlgym-tasks --test rl_backend --no-run --message-format=json |
+  test_exes | copy_exes
 cargo build --release -p mlgym-kernels --example gpu_env_bench --example gpu_sandbox_probe
 cargo build --release -p mlgym-runtime --bin mlgym
 cargo build --release -p mlgym-sandbox --bin mlgym-sandbox-init
@@ -34,6 +43,9 @@ for b in examples/gpu_env_bench examples/gpu_sandbox_probe mlgym mlgym-sandbox-i
   cp "target/release/$b" "$dest/bin/"
 done
 for f in "$dest"/bin/*; do strip --strip-debug "$f"; done
+# The test binaries find the repository's fixtures through the path they were built in;
+# check.sh links that path to the checkout on the device machine.
+pwd >"$dest/built_root"
 # gymnax's own trajectories, when the shared reference data is here.
 if [ -d ../shared/reference/gymnax ]; then
   cp -r ../shared/reference/gymnax "$dest/gymnax"

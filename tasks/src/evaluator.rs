@@ -80,11 +80,33 @@ impl EvalError {
     }
 }
 
+/// What computed a score or a baseline, when a task can use a leased GPU (the RL tasks'
+/// environments); recorded with the score.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ComputeInfo {
+    /// `cpu`, `cuda` or `cuda-emulated` (the CUDA code compiled for the CPU, tests only).
+    pub backend: String,
+    /// The device, as the backend describes it.
+    pub device: String,
+}
+
 /// A task's scorer.
 pub trait Evaluator: Send + Sync {
     /// Scores the submission in `ctx.submission_dir`. Same inputs and seed ⇒ same
     /// metrics, bit for bit on CPU.
     fn evaluate(&self, ctx: &EvalContext<'_>) -> Result<Metrics, EvalError>;
+
+    /// [`Evaluator::evaluate`] for a run that leased `gpus` (empty: none). Evaluators that
+    /// can use a GPU override it and say what they ran on; the others ignore `gpus` and
+    /// answer `None`.
+    fn evaluate_on(
+        &self,
+        ctx: &EvalContext<'_>,
+        gpus: &[mlgym_kernels::gpu::GpuDevice],
+    ) -> Result<(Metrics, Option<ComputeInfo>), EvalError> {
+        let _ = gpus;
+        Ok((self.evaluate(ctx)?, None))
+    }
 }
 
 /// What a baseline needs.
@@ -108,6 +130,17 @@ pub struct BaselineContext<'a> {
 pub trait Baseline: Send + Sync {
     /// Produces submission artefacts in `ctx.out_dir`.
     fn run(&self, ctx: &BaselineContext<'_>) -> Result<(), EvalError>;
+
+    /// [`Baseline::run`] for a run that leased `gpus` (empty: none); as
+    /// [`Evaluator::evaluate_on`].
+    fn run_on(
+        &self,
+        ctx: &BaselineContext<'_>,
+        gpus: &[mlgym_kernels::gpu::GpuDevice],
+    ) -> Result<Option<ComputeInfo>, EvalError> {
+        let _ = gpus;
+        self.run(ctx).map(|()| None)
+    }
 }
 
 /// A baseline that submits starter files unchanged (MLGym's baselines of the

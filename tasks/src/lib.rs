@@ -19,6 +19,7 @@ pub mod registry;
 pub mod rl;
 pub mod rng;
 pub mod sat;
+pub(crate) mod staging;
 pub mod tabular;
 pub mod text;
 pub mod vision;

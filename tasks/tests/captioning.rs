@@ -3,8 +3,11 @@
 //! synthetic parquet files, the evaluator end to end and its "data not staged" error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod captioning_support;
+
 use std::path::Path;
-use std::sync::Arc;
+
+use captioning_support::write_parquet;
 
 use mlgym_tasks::captioning::bleu::{char_sentence_bleu, corpus_bleu, tokenize_13a};
 use mlgym_tasks::captioning::data::{self, Captioned};
@@ -90,44 +93,6 @@ fn submission_errors_name_the_problem() {
     assert!(m.contains("line 3") && m.contains("twice"), "{m}");
     let m = format_error("file_name,caption\nimg0.jpg,a\n", 3);
     assert!(m.contains("2 of the 3") && m.contains("img1.jpg"), "{m}");
-}
-
-/// A parquet file laid out like MLGym's: `file_name` and `anns` (list of {caption}).
-fn write_parquet(path: &Path, rows: &[Captioned]) {
-    use parquet::data_type::{ByteArray, ByteArrayType};
-    use parquet::file::properties::WriterProperties;
-    use parquet::file::writer::SerializedFileWriter;
-    let schema = "message schema { optional binary file_name (STRING); optional group anns (LIST) { repeated group list { optional group element { optional binary caption (STRING); } } } }";
-    let schema = Arc::new(parquet::schema::parser::parse_message_type(schema).unwrap());
-    let file = std::fs::File::create(path).unwrap();
-    let mut w =
-        SerializedFileWriter::new(file, schema, Arc::new(WriterProperties::builder().build()))
-            .unwrap();
-    let mut rg = w.next_row_group().unwrap();
-    let names: Vec<ByteArray> = rows
-        .iter()
-        .map(|r| ByteArray::from(r.file_name.as_str()))
-        .collect();
-    let mut col = rg.next_column().unwrap().unwrap();
-    col.typed::<ByteArrayType>()
-        .write_batch(&names, Some(&vec![1; rows.len()]), None)
-        .unwrap();
-    col.close().unwrap();
-    let caps: Vec<ByteArray> = rows
-        .iter()
-        .flat_map(|r| r.captions.iter().map(|c| ByteArray::from(c.as_str())))
-        .collect();
-    let rep: Vec<i16> = rows
-        .iter()
-        .flat_map(|r| (0..r.captions.len()).map(|i| i16::from(i > 0)))
-        .collect();
-    let mut col = rg.next_column().unwrap().unwrap();
-    col.typed::<ByteArrayType>()
-        .write_batch(&caps, Some(&vec![4; caps.len()]), Some(&rep))
-        .unwrap();
-    col.close().unwrap();
-    rg.close().unwrap();
-    w.close().unwrap();
 }
 
 fn rows(split: &str, n: usize) -> Vec<Captioned> {

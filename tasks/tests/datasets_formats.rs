@@ -98,15 +98,7 @@ fn published_checksums_are_enforced() {
     let paths = write_idx(base, &d, src.path(), true);
     let good = digest::file_digest(&paths[0]).unwrap();
     let pin = |sha: String| -> &'static [RemoteFile] {
-        let mut files: Vec<RemoteFile> = IDX_NAMES
-            .iter()
-            .map(|p| RemoteFile {
-                path: p,
-                bytes: None,
-                md5: None,
-                sha256: None,
-            })
-            .collect();
+        let mut files = unpinned(Format::Idx, &IDX_NAMES).files.to_vec();
         files[0].sha256 = Some(Box::leak(sha.into_boxed_str()));
         files[0].md5 = Some(Box::leak(good.md5.clone().into_boxed_str()));
         Box::leak(files.into_boxed_slice())

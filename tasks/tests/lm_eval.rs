@@ -14,10 +14,9 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use lm_support::*;
 use mlgym_tasks::lm::config::ModelConfig;
-use mlgym_tasks::lm::evaluate::{
-    evaluate_dir, load_submission, mean_loss, parse_val_tokens, EvalOptions,
-};
+use mlgym_tasks::lm::evaluate::{load_submission, mean_loss, parse_val_tokens, EvalOptions};
 use mlgym_tasks::lm::model::{init_weights, Gpt};
+use mlgym_tasks::lm::scoring::evaluate_dir;
 use mlgym_tasks::lm::{weights, LmError, CONFIG_FILE, MODEL_FILE};
 use mlgym_tasks::rng::Rng;
 use mlgym_tasks::EvalError;

@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use lm_support::*;
 use mlgym_tasks::datasets::fineweb;
 use mlgym_tasks::lm::config::Position;
-use mlgym_tasks::lm::evaluate::evaluate_dir;
+use mlgym_tasks::lm::scoring::evaluate_dir;
 use mlgym_tasks::lm::{weights, CONFIG_FILE, MODEL_FILE};
 
 fn python() -> String {
@@ -38,8 +38,13 @@ fn workspace(root: &Path) -> tempfile::TempDir {
         .iter()
         .map(|f| f.path.display().to_string())
         .collect();
-    assert_eq!(names, ["baseline.py", "lm_io.py"]);
-    for f in &task.starter {
+    // The Python files, then the Rust crate `gpt/` (tests/lm_gpt_starter.rs checks that).
+    assert_eq!(names[..2], ["baseline.py", "lm_io.py"]);
+    assert!(
+        names[2..].iter().all(|n| n.starts_with("gpt/")),
+        "{names:?}"
+    );
+    for f in task.starter.iter().take(2) {
         std::fs::write(ws.path().join(&f.path), f.bytes).unwrap();
     }
     let public = task.hooks.data.as_ref().unwrap().public_dir(root).unwrap();

@@ -10,7 +10,7 @@ use candle_core::Device;
 use lm_support::*;
 use mlgym_tasks::datasets::fineweb;
 use mlgym_tasks::lm::config::ModelConfig;
-use mlgym_tasks::lm::evaluate::evaluate_dir;
+use mlgym_tasks::lm::scoring::evaluate_dir;
 use mlgym_tasks::lm::train::{train, Recipe};
 use mlgym_tasks::lm::{CONFIG_FILE, MODEL_FILE};
 use mlgym_tasks::BaselineContext;

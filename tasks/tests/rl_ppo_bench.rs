@@ -84,7 +84,7 @@ fn ppo_env_steps_per_second() {
 fn train_and_score_baseline() {
     use mlgym_tasks::rl::evaluate::{evaluate_policy, Protocol};
     use mlgym_tasks::rl::policy::load_submission;
-    use mlgym_tasks::rl::task::{curves_csv, write_baseline};
+    use mlgym_tasks::rl::task::write_baseline_models;
     let Ok(env) = std::env::var("RL_TRAIN_ENV") else {
         println!("skipped: set RL_TRAIN_ENV and RL_TRAIN_OUT");
         return;
@@ -117,7 +117,7 @@ fn train_and_score_baseline() {
     if snapshot_every > 0 {
         train_one_with_snapshots(env, &cfg, seed, &out, snapshot_every, &progress);
     } else {
-        write_baseline_n(env, &cfg, seed, &out, models, &progress);
+        write_baseline_models(env, &cfg, seed, &out, models, &progress).unwrap();
     }
     let secs = t0.elapsed().as_secs_f64();
     // A snapshot run trains model 0 alone: its submission holds one checkpoint.
@@ -133,7 +133,6 @@ fn train_and_score_baseline() {
         s.std,
         s.per_checkpoint
     );
-    let _ = (write_baseline, curves_csv);
 }
 
 /// Model 0 alone, written as a one-checkpoint submission in `out` at the end and in
@@ -184,43 +183,4 @@ fn train_one_with_snapshots(
         curves_csv(std::slice::from_ref(&r)),
     )
     .unwrap();
-}
-
-/// [`mlgym_tasks::rl::task::write_baseline`] with a chosen number of models.
-fn write_baseline_n(
-    env: EnvId,
-    cfg: &PpoConfig,
-    seed: u64,
-    out: &std::path::Path,
-    models: usize,
-    progress: &(dyn Fn(&str) + Sync),
-) {
-    use mlgym_tasks::rl::policy::checkpoint::write_checkpoint;
-    use mlgym_tasks::rl::ppo::train_models;
-    use mlgym_tasks::rl::task::curves_csv;
-    std::fs::write(out.join("config.toml"), cfg.to_toml(env)).unwrap();
-    std::fs::create_dir_all(out.join("checkpoints")).unwrap();
-    let mut save =
-        |i: usize, spec: &NetSpec, r: &mlgym_tasks::rl::ppo::TrainResult| -> Result<(), String> {
-            let path = out.join(format!("checkpoints/model-{i}.safetensors"));
-            write_checkpoint(&path, spec, &r.params, &Default::default())
-                .map_err(|e| e.to_string())?;
-            std::fs::write(
-                out.join(format!("curve-{i}.csv")),
-                curves_csv(std::slice::from_ref(r)),
-            )
-            .unwrap();
-            progress(&format!(
-                "model {i} saved after {:.0} s ({:.0} steps/s)",
-                r.seconds,
-                r.env_steps as f64 / r.seconds
-            ));
-            Ok(())
-        };
-    let which: Vec<usize> = (0..models).collect();
-    let results = train_models(
-        env, cfg, seed, &which, models, &RayonPar, progress, &mut save,
-    )
-    .unwrap();
-    std::fs::write(out.join("training_log.csv"), curves_csv(&results)).unwrap();
 }

@@ -37,18 +37,35 @@ pub fn conv_forward(g: &ConvGeom, x: &[f32], w: &[f32], b: &[f32], relu: bool) -
         .for_each(|(c, yc)| {
             let img0 = c * ipc;
             let images = yc.len() / (rows_img * co);
-            let rows = images * rows_img;
-            let mut cols = vec![0.0f32; rows * k];
-            im2col(g, &x[img0 * g.in_image()..], images, &mut cols);
-            for r in yc.chunks_exact_mut(co) {
-                r.copy_from_slice(b);
-            }
-            sgemm(rows, co, k, &cols, Trans::No, w, Trans::No, yc, true);
+            let mut cols = vec![0.0f32; images * rows_img * k];
+            chunk_forward(g, x, w, b, img0, images, &mut cols, yc);
             if relu {
                 relu_in_place(yc);
             }
         });
     y
+}
+
+/// `z = conv(x, w) + b` for the images `img0..img0 + images` (`z` holds exactly their
+/// output); `cols` is scratch of `images * out_pixels * k` elements. Shared with
+/// [`super::fused`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn chunk_forward(
+    g: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    img0: usize,
+    images: usize,
+    cols: &mut [f32],
+    z: &mut [f32],
+) {
+    im2col(g, &x[img0 * g.in_image()..], images, cols);
+    for r in z.chunks_exact_mut(g.co) {
+        r.copy_from_slice(b);
+    }
+    let rows = images * g.out_pixels();
+    sgemm(rows, g.co, g.k(), cols, Trans::No, w, Trans::No, z, true);
 }
 
 fn relu_in_place(v: &mut [f32]) {
@@ -72,7 +89,6 @@ pub fn conv_backward(
     need_dx: bool,
 ) -> Grads {
     let (rows_img, k, co) = (g.out_pixels(), g.k(), g.co);
-    let ipc = g.images_per_chunk();
     let masked: Vec<f32>;
     let dz: &[f32] = if relu {
         masked = dy
@@ -84,50 +100,72 @@ pub fn conv_backward(
     } else {
         dy
     };
-    let chunks = g.n.div_ceil(ipc);
-    let work = |c: usize, dxc: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
-        let img0 = c * ipc;
-        let images = ipc.min(g.n - img0);
+    backward_by_chunks(g, need_dx, |img0, images, dxc| {
         let rows = images * rows_img;
         let mut cols = vec![0.0f32; rows * k];
-        im2col(g, &x[img0 * g.in_image()..], images, &mut cols);
         let dzc = &dz[img0 * rows_img * co..(img0 * rows_img + rows) * co];
-        let mut dw = vec![0.0f32; k * co];
-        sgemm(
-            k,
-            co,
-            rows,
-            &cols,
-            Trans::Yes,
-            dzc,
-            Trans::No,
-            &mut dw,
-            false,
-        );
-        let mut db = vec![0.0f32; co];
-        for r in dzc.chunks_exact(co) {
-            for (s, v) in db.iter_mut().zip(r) {
-                *s += *v;
-            }
-        }
-        if let Some(dxc) = dxc {
-            // Reuse the column buffer for the gradient of the columns.
-            sgemm(rows, k, co, dzc, Trans::No, w, Trans::Yes, &mut cols, false);
-            col2im(g, &cols, images, dxc);
-        }
-        (dw, db)
+        chunk_grads(g, x, w, img0, images, dzc, &mut cols, dxc)
+    })
+}
+
+/// Weight, bias and (with `dxc`) input gradients of the images `img0..img0 + images`
+/// from the gradient `dz` of their convolution output (before any ReLU). `cols` is
+/// scratch of `images * out_pixels * k` elements. Shared with [`super::fused`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn chunk_grads(
+    g: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    img0: usize,
+    images: usize,
+    dz: &[f32],
+    cols: &mut [f32],
+    dxc: Option<&mut [f32]>,
+) -> (Vec<f32>, Vec<f32>) {
+    let (k, co) = (g.k(), g.co);
+    let rows = images * g.out_pixels();
+    im2col(g, &x[img0 * g.in_image()..], images, cols);
+    let mut dw = vec![0.0f32; k * co];
+    sgemm(k, co, rows, cols, Trans::Yes, dz, Trans::No, &mut dw, false);
+    let mut db = vec![0.0f32; co];
+    for r in dz.chunks_exact(co) {
+        add_into(&mut db, r);
+    }
+    if let Some(dxc) = dxc {
+        // Reuse the column buffer for the gradient of the columns.
+        sgemm(rows, k, co, dz, Trans::No, w, Trans::Yes, cols, false);
+        col2im(g, cols, images, dxc);
+    }
+    (dw, db)
+}
+
+/// Runs `work(first image, images, dx of those images)` on every chunk of images in
+/// parallel and sums the per-chunk weight and bias gradients in chunk order, so the
+/// result does not depend on the number of threads.
+pub(super) fn backward_by_chunks(
+    g: &ConvGeom,
+    need_dx: bool,
+    work: impl Fn(usize, usize, Option<&mut [f32]>) -> (Vec<f32>, Vec<f32>) + Sync,
+) -> Grads {
+    let ipc = g.images_per_chunk();
+    let chunk = |c: usize, dxc: Option<&mut [f32]>| {
+        let img0 = c * ipc;
+        work(img0, ipc.min(g.n - img0), dxc)
     };
     let mut dx = need_dx.then(|| vec![0.0f32; g.n * g.in_image()]);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = match dx.as_mut() {
         Some(dx) if !dx.is_empty() => dx
             .par_chunks_mut(ipc * g.in_image())
             .enumerate()
-            .map(|(c, dxc)| work(c, Some(dxc)))
+            .map(|(c, dxc)| chunk(c, Some(dxc)))
             .collect(),
-        _ => (0..chunks).into_par_iter().map(|c| work(c, None)).collect(),
+        _ => (0..g.n.div_ceil(ipc))
+            .into_par_iter()
+            .map(|c| chunk(c, None))
+            .collect(),
     };
-    let mut dw = vec![0.0f32; k * co];
-    let mut db = vec![0.0f32; co];
+    let mut dw = vec![0.0f32; g.k() * g.co];
+    let mut db = vec![0.0f32; g.co];
     for (pw, pb) in &partials {
         add_into(&mut dw, pw);
         add_into(&mut db, pb);

@@ -14,9 +14,8 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::cpu::Grads;
-use super::gemm::{sgemm, Trans};
-use super::im2col::{col2im, im2col, ConvGeom};
+use super::cpu::{backward_by_chunks, chunk_forward, chunk_grads, Grads};
+use super::im2col::ConvGeom;
 
 thread_local! {
     static SCRATCH: RefCell<[Vec<f32>; 2]> = const { RefCell::new([Vec::new(), Vec::new()]) };
@@ -63,11 +62,7 @@ pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], b: &[f32]) -> (Vec<f32>, Vec<
             let images = yc.len() / per_img;
             let rows = images * rows_img;
             with_scratch(rows * k, rows * co, |cols, z| {
-                im2col(g, &x[img0 * g.in_image()..], images, cols);
-                for r in z.chunks_exact_mut(co) {
-                    r.copy_from_slice(b);
-                }
-                sgemm(rows, co, k, cols, Trans::No, w, Trans::No, z, true);
+                chunk_forward(g, x, w, b, img0, images, cols, z);
                 for img in 0..images {
                     let zi = &z[img * rows_img * co..(img + 1) * rows_img * co];
                     for py in 0..ph {
@@ -112,14 +107,8 @@ pub fn backward(
     let (rows_img, k, co) = (g.out_pixels(), g.k(), g.co);
     let (ph, pw) = pooled(g);
     let per_img = ph * pw * co;
-    let ipc = g.images_per_chunk();
-    let chunks = g.n.div_ceil(ipc);
-    let work = |c: usize, dxc: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
-        let img0 = c * ipc;
-        let images = ipc.min(g.n - img0);
+    backward_by_chunks(g, need_dx, |img0, images, dxc| {
         let rows = images * rows_img;
-        let mut dw = vec![0.0f32; k * co];
-        let mut db = vec![0.0f32; co];
         with_scratch(rows * k, rows * co, |cols, dz| {
             dz.fill(0.0);
             for img in 0..images {
@@ -138,38 +127,7 @@ pub fn backward(
                     }
                 }
             }
-            for r in dz.chunks_exact(co) {
-                for (s, v) in db.iter_mut().zip(r) {
-                    *s += *v;
-                }
-            }
-            im2col(g, &x[img0 * g.in_image()..], images, cols);
-            sgemm(k, co, rows, cols, Trans::Yes, dz, Trans::No, &mut dw, false);
-            if let Some(dxc) = dxc {
-                sgemm(rows, k, co, dz, Trans::No, w, Trans::Yes, cols, false);
-                col2im(g, cols, images, dxc);
-            }
-        });
-        (dw, db)
-    };
-    let mut dx = need_dx.then(|| vec![0.0f32; g.n * g.in_image()]);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = match dx.as_mut() {
-        Some(dx) if !dx.is_empty() => dx
-            .par_chunks_mut(ipc * g.in_image())
-            .enumerate()
-            .map(|(c, dxc)| work(c, Some(dxc)))
-            .collect(),
-        _ => (0..chunks).into_par_iter().map(|c| work(c, None)).collect(),
-    };
-    let mut dw = vec![0.0f32; k * co];
-    let mut db = vec![0.0f32; co];
-    for (pw_, pb) in &partials {
-        for (a, b) in dw.iter_mut().zip(pw_) {
-            *a += *b;
-        }
-        for (a, b) in db.iter_mut().zip(pb) {
-            *a += *b;
-        }
-    }
-    Grads { dx, dw, db }
+            chunk_grads(g, x, w, img0, images, dz, cols, dxc)
+        })
+    })
 }

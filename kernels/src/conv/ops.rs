@@ -2,38 +2,31 @@
 //! candle's autograd: each op's `bwd` runs the hand-written backward pass and returns
 //! plain (untracked) gradient tensors.
 
-use candle_core::backend::BackendStorage as _;
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Storage, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor};
 
 use super::cpu;
 use super::fused;
 use super::im2col::ConvGeom;
+use crate::cpu_op::{f32s, with_f32};
 
-/// The contiguous `f32` elements of a CPU storage.
-fn f32s<'a>(op: &str, what: &str, s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(v) => v.as_slice(),
-        other => bail!("{op}: {what} must be f32, got {:?}", other.dtype()),
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => bail!("{op}: {what} must be contiguous"),
-    }
-}
-
-/// Runs `f` on the contiguous `f32` data of a CPU tensor.
-fn with_data<R>(
-    op: &str,
-    what: &str,
-    t: &Tensor,
-    f: impl FnOnce(&[f32]) -> R,
-) -> candle_core::Result<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        Storage::Cpu(s) => Ok(f(f32s(op, what, s, layout)?)),
-        _ => bail!("{op}: only the CPU is supported"),
-    }
+/// The gradients of a layer with input `x`, weights `w` and bias `b` as tensors of their
+/// shapes (`dx` only when it was computed).
+fn grad_tensors(
+    grads: cpu::Grads,
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let dev = x.device();
+    let dx = grads
+        .dx
+        .map(|v| Tensor::from_vec(v, x.shape(), dev))
+        .transpose()?;
+    Ok((
+        dx,
+        Some(Tensor::from_vec(grads.dw, w.shape(), dev)?),
+        Some(Tensor::from_vec(grads.db, b.shape(), dev)?),
+    ))
 }
 
 fn dims4(op: &str, what: &str, l: &Layout) -> candle_core::Result<[usize; 4]> {
@@ -111,25 +104,16 @@ impl CustomOp3 for Conv2dOp {
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = self.geom(x.dims(), w.dims(), b.dims())?;
         let name = self.name();
-        let grads = with_data(name, "x", x, |xv| {
-            with_data(name, "w", w, |wv| {
-                with_data(name, "y", res, |yv| {
-                    with_data(name, "dy", grad_res, |dyv| {
+        let grads = with_f32(name, "x", x, |xv| {
+            with_f32(name, "w", w, |wv| {
+                with_f32(name, "y", res, |yv| {
+                    with_f32(name, "dy", grad_res, |dyv| {
                         cpu::conv_backward(&g, xv, wv, yv, dyv, self.relu, x.track_op())
                     })
                 })
             })
         })????;
-        let dev = x.device();
-        let dx = grads
-            .dx
-            .map(|v| Tensor::from_vec(v, x.shape(), dev))
-            .transpose()?;
-        Ok((
-            dx,
-            Some(Tensor::from_vec(grads.dw, w.shape(), dev)?),
-            Some(Tensor::from_vec(grads.db, b.shape(), dev)?),
-        ))
+        grad_tensors(grads, x, w, b)
     }
 }
 
@@ -152,6 +136,14 @@ impl ConvReluPoolOp {
             winners: std::sync::Mutex::new(Vec::new()),
         }
     }
+
+    /// The unfused convolution this op starts with (for its shape checks).
+    fn conv(&self) -> Conv2dOp {
+        Conv2dOp {
+            pad: self.pad,
+            relu: true,
+        }
+    }
 }
 
 impl CustomOp3 for ConvReluPoolOp {
@@ -168,11 +160,7 @@ impl CustomOp3 for ConvReluPoolOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let g = Conv2dOp {
-            pad: self.pad,
-            relu: true,
-        }
-        .geom(l1.dims(), l2.dims(), l3.dims())?;
+        let g = self.conv().geom(l1.dims(), l2.dims(), l3.dims())?;
         let (x, w, b) = (
             f32s(self.name(), "x", s1, l1)?,
             f32s(self.name(), "w", s2, l2)?,
@@ -197,11 +185,7 @@ impl CustomOp3 for ConvReluPoolOp {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let g = Conv2dOp {
-            pad: self.pad,
-            relu: true,
-        }
-        .geom(x.dims(), w.dims(), b.dims())?;
+        let g = self.conv().geom(x.dims(), w.dims(), b.dims())?;
         let name = self.name();
         let winners = match self.winners.lock() {
             Ok(wv) => wv,
@@ -210,25 +194,16 @@ impl CustomOp3 for ConvReluPoolOp {
         if winners.len() != res.elem_count() {
             bail!("{name}: backward without a matching forward pass");
         }
-        let grads = with_data(name, "x", x, |xv| {
-            with_data(name, "w", w, |wv| {
-                with_data(name, "y", res, |yv| {
-                    with_data(name, "dy", grad_res, |dyv| {
+        let grads = with_f32(name, "x", x, |xv| {
+            with_f32(name, "w", w, |wv| {
+                with_f32(name, "y", res, |yv| {
+                    with_f32(name, "dy", grad_res, |dyv| {
                         fused::backward(&g, xv, wv, yv, &winners, dyv, x.track_op())
                     })
                 })
             })
         })????;
-        let dev = x.device();
-        let dx = grads
-            .dx
-            .map(|v| Tensor::from_vec(v, x.shape(), dev))
-            .transpose()?;
-        Ok((
-            dx,
-            Some(Tensor::from_vec(grads.dw, w.shape(), dev)?),
-            Some(Tensor::from_vec(grads.db, b.shape(), dev)?),
-        ))
+        grad_tensors(grads, x, w, b)
     }
 }
 
@@ -255,8 +230,8 @@ impl CustomOp1 for MaxPool2Op {
     ) -> candle_core::Result<Option<Tensor>> {
         let [n, h, w, c] = dims4(self.name(), "x", x.layout())?;
         let name = self.name();
-        let dx = with_data(name, "x", x, |xv| {
-            with_data(name, "dy", grad_res, |dyv| {
+        let dx = with_f32(name, "x", x, |xv| {
+            with_f32(name, "dy", grad_res, |dyv| {
                 cpu::maxpool2_backward(n, h, w, c, xv, dyv)
             })
         })??;
@@ -313,22 +288,13 @@ impl CustomOp3 for LinearOp {
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (n, inp, out) = Self::dims(x.dims(), w.dims(), b.dims())?;
         let name = self.name();
-        let grads = with_data(name, "x", x, |xv| {
-            with_data(name, "w", w, |wv| {
-                with_data(name, "dy", grad_res, |dyv| {
+        let grads = with_f32(name, "x", x, |xv| {
+            with_f32(name, "w", w, |wv| {
+                with_f32(name, "dy", grad_res, |dyv| {
                     cpu::linear_backward(n, inp, out, xv, wv, dyv, x.track_op())
                 })
             })
         })???;
-        let dev = x.device();
-        let dx = grads
-            .dx
-            .map(|v| Tensor::from_vec(v, x.shape(), dev))
-            .transpose()?;
-        Ok((
-            dx,
-            Some(Tensor::from_vec(grads.dw, w.shape(), dev)?),
-            Some(Tensor::from_vec(grads.db, b.shape(), dev)?),
-        ))
+        grad_tensors(grads, x, w, b)
     }
 }

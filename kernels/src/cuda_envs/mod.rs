@@ -25,15 +25,15 @@
 //! that is how the kernels are tested on machines without a GPU.
 //!
 //! # For the RL evaluator and PPO
+//! `mlgym_tasks::rl::backend::EnvBackend` wraps a [`GpuVecEnv`] as the evaluator's and the
+//! trainer's `BatchEnv` when the run leased a GPU (`lease::held_by_this_process` lists what
+//! this process holds; the runtime passes each episode's own devices). A failure to compile
+//! or load the kernels on a leased GPU is reported there, not hidden by a CPU fallback:
 //! ```ignore
-//! use mlgym_kernels::{cuda_envs::{EnvKind, GpuActions, GpuRuntime, GpuVecEnv}, lease};
-//! // The GPUs this process leased (mlgym run --gpus ...); empty otherwise.
-//! if let Some(gpu) = lease::held_by_this_process().first() {
-//!     if let Ok(rt) = GpuRuntime::cuda(gpu.index) {          // falls back on any error
-//!         let mut env = GpuVecEnv::new(&rt, EnvKind::from_gymnax_name(name)?, n, seed)?;
-//!         env.step(GpuActions::Discrete(&actions))?;          // then env.obs(), rewards() ...
-//!     }
-//! }
+//! use mlgym_kernels::cuda_envs::{EnvKind, GpuActions, GpuRuntime, GpuVecEnv};
+//! let rt = GpuRuntime::cuda(gpu.index)?;                     // NVRTC: fails cleanly
+//! let mut env = GpuVecEnv::new(&rt, EnvKind::from_gymnax_name(name)?, n, seed)?;
+//! env.step(GpuActions::Discrete(&actions))?;                  // then env.obs(), rewards() ...
 //! ```
 
 mod emulate;

@@ -83,11 +83,11 @@ pub fn parse(spec: &str) -> Result<Vec<GpuDevice>, GpuError> {
             d.uuid = u;
         }
         if let Some(t) = e.memory_total_mib {
-            d.memory_total = t * MIB;
+            d.memory_total = t.saturating_mul(MIB);
             d.memory_free = Some(d.memory_total);
         }
         if let Some(f) = e.memory_free_mib {
-            d.memory_free = Some(f * MIB);
+            d.memory_free = Some(f.saturating_mul(MIB));
         }
         if let Some(cc) = e.compute_capability {
             let parsed = cc

@@ -133,7 +133,8 @@ pub(crate) fn held_by(path: &Path) -> std::io::Result<Option<u32>> {
 pub(crate) fn find_flock(locks: &str, major: u64, minor: u64, ino: u64) -> Option<u32> {
     for line in locks.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 6 || fields[1] == "->" || fields[1] != "FLOCK" || fields[3] != "WRITE" {
+        // A waiter's line has `->` where the lock type goes, so it is skipped too.
+        if fields.len() < 6 || fields[1] != "FLOCK" || fields[3] != "WRITE" {
             continue;
         }
         let mut parts = fields[5].split(':');

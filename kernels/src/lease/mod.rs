@@ -101,7 +101,11 @@ pub enum LeaseError {
         source: std::io::Error,
     },
     /// A lock file cannot be opened or locked.
-    #[error("GPU lock file {}: {source}", path.display())]
+    #[error(
+        "GPU lock file {}: {source}; make it readable and writable for this user, or set \
+         {LEASE_DIR_ENV} to a directory shared by every mlgym process on this host",
+        path.display()
+    )]
     Lock {
         /// The file.
         path: PathBuf,
@@ -259,17 +263,17 @@ fn gib(b: u64) -> f64 {
 
 /// Why `device` could not be taken, for [`LeaseError::Busy`].
 fn busy_reason(dir: &Path, device: &GpuDevice) -> String {
-    let path = lock_path(dir, device);
-    match lock::held_by(&path) {
-        Ok(Some(pid)) => match lock::read_holder(&path) {
-            Some(h) if h.pid == pid => {
-                format!(
-                    "GPU {} is leased by pid {pid} ({})",
-                    device.index, h.purpose
-                )
-            }
-            _ => format!("GPU {} is leased by pid {pid}", device.index),
-        },
+    match lease_state(&lock_path(dir, device)) {
+        LeaseState::Leased {
+            pid,
+            holder: Some(h),
+        } => format!(
+            "GPU {} is leased by pid {pid} ({})",
+            device.index, h.purpose
+        ),
+        LeaseState::Leased { pid, holder: None } => {
+            format!("GPU {} is leased by pid {pid}", device.index)
+        }
         _ => format!("GPU {} is leased by another process", device.index),
     }
 }
@@ -401,19 +405,21 @@ pub enum LeaseState {
 pub fn status(inv: &Inventory, dir: &Path) -> Vec<(GpuDevice, LeaseState)> {
     inv.devices
         .iter()
-        .map(|d| {
-            let path = lock_path(dir, d);
-            let state = match lock::held_by(&path) {
-                Ok(None) => LeaseState::Free,
-                Ok(Some(pid)) => LeaseState::Leased {
-                    pid,
-                    holder: lock::read_holder(&path).filter(|h| h.pid == pid),
-                },
-                Err(e) => LeaseState::Unknown(format!("reading /proc/locks: {e}")),
-            };
-            (d.clone(), state)
-        })
+        .map(|d| (d.clone(), lease_state(&lock_path(dir, d))))
         .collect()
+}
+
+/// The state of one lock file: who holds it (from `/proc/locks`) and, when the recorded
+/// holder is that process, what it recorded.
+fn lease_state(path: &Path) -> LeaseState {
+    match lock::held_by(path) {
+        Ok(None) => LeaseState::Free,
+        Ok(Some(pid)) => LeaseState::Leased {
+            pid,
+            holder: lock::read_holder(path).filter(|h| h.pid == pid),
+        },
+        Err(e) => LeaseState::Unknown(format!("reading /proc/locks: {e}")),
+    }
 }
 
 #[cfg(test)]

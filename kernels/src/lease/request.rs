@@ -40,6 +40,20 @@ impl fmt::Display for DeviceSelector {
     }
 }
 
+impl GpuRequest {
+    /// Whether this request leases no GPU for a task that declares `task_gpus` (`none`, or
+    /// `auto` for a task that declares none), whatever the host has. Callers check this
+    /// before [`crate::gpu::discover`] so that the common case never asks the driver; it
+    /// agrees with [`plan`], which then plans [`Want::Nothing`] on any host.
+    pub fn wants_no_gpu(&self, task_gpus: u32) -> bool {
+        match self {
+            GpuRequest::None => true,
+            GpuRequest::Auto => task_gpus == 0,
+            GpuRequest::Any(_) | GpuRequest::Devices(_) => false,
+        }
+    }
+}
+
 impl fmt::Display for GpuRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -240,6 +254,29 @@ mod tests {
             source: Source::Fake,
             driver_version: None,
             note: (n == 0).then(|| "libcuda not found".to_string()),
+        }
+    }
+
+    #[test]
+    fn wants_no_gpu_agrees_with_plan() {
+        let requests = ["none", "auto", "any:1", "0"];
+        for (request, task_gpus) in requests.iter().flat_map(|r| [(*r, 0), (*r, 1)]) {
+            let req: GpuRequest = request.parse().unwrap();
+            for inv in [host(0), host(2)] {
+                let nothing = plan(&req, task_gpus, &inv)
+                    .map(|p| p.want == Want::Nothing && p.note.is_none())
+                    .unwrap_or(false);
+                if req.wants_no_gpu(task_gpus) {
+                    assert!(nothing, "{request} with task_gpus {task_gpus}");
+                }
+            }
+            // A request that wants GPUs gets some on a host that has them.
+            let on_gpu_host = plan(&req, task_gpus, &host(2)).unwrap().want;
+            assert_eq!(
+                req.wants_no_gpu(task_gpus),
+                on_gpu_host == Want::Nothing,
+                "{request} with task_gpus {task_gpus}"
+            );
         }
     }
 

@@ -220,6 +220,35 @@ fn close(ours: f32, want: f32, tolerant: bool) -> bool {
         || (tolerant && ((ours as f64 - want as f64).abs() <= ulp(want) + 1e-8))
 }
 
+/// Replays every file of [`reference_files`] with glibc's `cosf` and asserts that every
+/// step matches gymnax exactly; returns the number of steps replayed. `label` prefixes
+/// each file's line of the log.
+pub fn replay_all_exactly(rt: &Arc<GpuRuntime>, label: &str) -> usize {
+    let (files, missing) = reference_files();
+    for m in &missing {
+        eprintln!("note: reference file {m} not found (set MLGYM_GYMNAX_REFERENCE); replaying the in-repo fixtures only");
+    }
+    let mut total = 0;
+    for (kind, path) in files {
+        let r = replay(rt, kind, &path, CosMode::Glibc);
+        eprintln!(
+            "{label}{}: {} steps, {} auto-resets, {} mismatches",
+            path.display(),
+            r.steps,
+            r.autoresets,
+            r.mismatches.len()
+        );
+        assert!(
+            r.mismatches.is_empty(),
+            "{:#?}",
+            &r.mismatches[..r.mismatches.len().min(5)]
+        );
+        assert_eq!(r.inexact, 0);
+        total += r.steps;
+    }
+    total
+}
+
 /// Replays every step of `path` through the kernels in one batch (one lane per step,
 /// starting from the recorded previous state): first without auto-reset (state, obs,
 /// reward, flags), then with it (the pre-reset and post-reset observation and state).

@@ -3,13 +3,28 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
 use super::common::{task, SandboxOpts};
 use super::output::{finish, print_json};
 use crate::episode::scoring;
 
+/// Shown after the options of `mlgym baseline --help`: the recipe switches of baselines.
+const RECIPES: &str = "\
+Recipes (environment variables):
+  MLGYM_LM_BASELINE=quick|cpu|mlgym      languageModelingFineWeb (docs/lm-submission.md)
+  MLGYM_NLI_BASELINE=finetune|mlgym|head|quick
+                                         naturalLanguageInferenceMNLI (docs/pretrained-tasks.md):
+      finetune (default)  every BERT parameter, AdamW lr 2e-5, 10% warm-up + linear decay,
+                          weight decay 0.01, clip 1.0, dropout 0.1, 1 epoch, batch 32, 128 tokens
+      mlgym               MLGym's baseline.py: every parameter, 1 epoch at lr 1e-7, AdamW
+                          (eps 1e-6, no weight decay), batch 32, 128 tokens (MLGym: 52.51)
+      head                pooler + classifier only on the frozen encoder, lr 1e-3
+      quick               as finetune on 64 pairs, batch 8, 64 tokens (also --quick)";
+
 #[derive(Debug, Args)]
+#[command(after_help = RECIPES)]
 pub struct BaselineArgs {
     /// Task id.
     #[arg(long)]
@@ -26,7 +41,11 @@ pub struct BaselineArgs {
     pub quick: bool,
     #[command(flatten)]
     pub sandbox: SandboxOpts,
-    /// Print one JSON object: task, metrics, submission.
+    #[command(flatten)]
+    pub gpu: super::gpus::GpuOpts,
+    /// Print one JSON object: task, metrics, submission, and what trained and evaluated it
+    /// (`baseline_compute`, `compute`: backend and device, for the RL tasks; null for the
+    /// others).
     #[arg(long)]
     pub json: bool,
 }
@@ -36,7 +55,16 @@ pub fn run(args: BaselineArgs) -> ExitCode {
     finish(json, || {
         let t = task(&args.task)?;
         let Some(b) = &t.hooks.baseline else {
-            anyhow::bail!("task {} has no native baseline", t.def.id);
+            let with: Vec<&str> = mlgym_tasks::registry::all()?
+                .iter()
+                .filter(|t| t.hooks.baseline.is_some())
+                .map(|t| t.def.id.as_str())
+                .collect();
+            anyhow::bail!(
+                "task {} has no native baseline; tasks with one: {}",
+                t.def.id,
+                with.join(", ")
+            );
         };
         let out = match &args.out {
             Some(o) => o.clone(),
@@ -47,8 +75,11 @@ pub fn run(args: BaselineArgs) -> ExitCode {
                 record_stamp()
             )),
         };
-        std::fs::create_dir_all(&out)?;
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot create --out {}", out.display()))?;
         let data_root = mlgym_tasks::data::data_root();
+        // Held until the baseline and its evaluation end.
+        let lease = args.gpu.lease_for(t, json, "mlgym baseline")?;
         let progress = |line: &str| eprintln!("baseline: {line}");
         let ctx = mlgym_tasks::BaselineContext {
             task: &t.def,
@@ -58,7 +89,7 @@ pub fn run(args: BaselineArgs) -> ExitCode {
             quick: args.quick,
             progress: &progress,
         };
-        b.run(&ctx)?;
+        let baseline_compute = b.run_on(&ctx, lease.devices())?;
         let work = super::eval::tempfile_dir()?;
         let sub = work.join("submission");
         std::fs::create_dir_all(&sub)?;
@@ -67,14 +98,26 @@ pub fn run(args: BaselineArgs) -> ExitCode {
             mode: args.sandbox.mode()?,
             python: args.sandbox.python()?,
         };
-        let result = scoring::evaluate_dir(t, &sub, &work, &data_root, args.seed, &agent_code);
+        let result = scoring::evaluate_dir(
+            t,
+            &sub,
+            &work,
+            &data_root,
+            args.seed,
+            &agent_code,
+            lease.devices(),
+        );
         let _ = std::fs::remove_dir_all(&work);
-        let metrics = result?;
+        let (metrics, compute) = result?;
         let out = std::fs::canonicalize(&out).unwrap_or(out);
         if args.json {
-            print_json(
-                &serde_json::json!({ "task": t.def.id, "metrics": metrics, "submission": out }),
-            );
+            print_json(&serde_json::json!({
+                "task": t.def.id,
+                "metrics": metrics,
+                "submission": out,
+                "baseline_compute": baseline_compute,
+                "compute": compute,
+            }));
         } else {
             println!("submission: {}", out.display());
             for (k, v) in &metrics {

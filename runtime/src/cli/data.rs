@@ -251,12 +251,7 @@ pub fn run(cmd: DataCommand) -> ExitCode {
     match cmd {
         DataCommand::Import(args) => finish(args.json, || {
             let root = mlgym_tasks::data::data_root();
-            let report = import_json(&args.name, &args.path, &root)?;
-            if args.json {
-                print_json(&report);
-            } else {
-                print!("{}", import_text(&report));
-            }
+            print_import(args.json, &import_json(&args.name, &args.path, &root)?);
             Ok(ExitCode::SUCCESS)
         }),
         DataCommand::Fetch(args) => finish(args.json, || {
@@ -269,12 +264,7 @@ pub fn run(cmd: DataCommand) -> ExitCode {
                     d.how
                 );
             };
-            let report = fetch(&root, &args)?;
-            if args.json {
-                print_json(&report);
-            } else {
-                print!("{}", import_text(&report));
-            }
+            print_import(args.json, &fetch(&root, &args)?);
             Ok(ExitCode::SUCCESS)
         }),
         DataCommand::Verify(args) => finish(args.json, || {
@@ -299,6 +289,15 @@ pub fn run(cmd: DataCommand) -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }),
+    }
+}
+
+/// Prints what an import or a fetch staged: the JSON report, or its summary.
+fn print_import(json: bool, report: &Value) {
+    if json {
+        print_json(report);
+    } else {
+        print!("{}", import_text(report));
     }
 }
 

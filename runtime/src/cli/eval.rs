@@ -23,7 +23,11 @@ pub struct EvalArgs {
     pub seed: u64,
     #[command(flatten)]
     pub sandbox: SandboxOpts,
-    /// Print one JSON object: task and metrics (or error).
+    #[command(flatten)]
+    pub gpu: super::gpus::GpuOpts,
+    /// Print one JSON object: task, seed, metrics and compute (what ran the evaluation:
+    /// backend `cpu`, `cuda` or `cuda-emulated` and the device, for the RL tasks; null for
+    /// the others), or the error.
     #[arg(long)]
     pub json: bool,
 }
@@ -53,16 +57,35 @@ pub fn run(args: EvalArgs) -> ExitCode {
             python: args.sandbox.python()?,
         };
         let data_root = mlgym_tasks::data::data_root();
-        let result = scoring::evaluate_dir(t, &sub, &work, &data_root, args.seed, &agent_code);
+        // Held until the evaluation ends.
+        let lease = args.gpu.lease_for(t, json, "mlgym eval")?;
+        let result = scoring::evaluate_dir(
+            t,
+            &sub,
+            &work,
+            &data_root,
+            args.seed,
+            &agent_code,
+            lease.devices(),
+        );
         let _ = std::fs::remove_dir_all(&work);
-        let metrics = result?;
+        let (metrics, compute) = result?;
         if args.json {
-            print_json(
-                &serde_json::json!({ "task": t.def.id, "seed": args.seed, "metrics": metrics }),
-            );
+            print_json(&serde_json::json!({
+                "task": t.def.id,
+                "seed": args.seed,
+                "metrics": metrics,
+                "compute": compute,
+            }));
         } else {
             for (k, v) in &metrics {
                 println!("{k}: {v}");
+            }
+            if let Some(c) = &compute {
+                eprintln!(
+                    "mlgym: evaluated with backend {} on {}",
+                    c.backend, c.device
+                );
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use mlgym_kernels::gpu::{self, GpuDevice, Inventory};
-use mlgym_kernels::lease::{self, GpuLease, GpuRequest, LeaseOptions, LeaseState};
+use mlgym_kernels::lease::{self, GpuLease, GpuRequest, LeaseState};
 use mlgym_tasks::Task;
 
 use super::output::{finish, print_json};
@@ -36,10 +36,12 @@ pub struct GpusArgs {
 /// The GPU options of `mlgym run`.
 #[derive(Debug, Clone, Args)]
 pub struct GpuOpts {
-    /// GPUs for the episode, leased exclusively for the whole run and the only ones its
-    /// sandbox sees: `auto` (as many as the task declares in task.toml, none when the host
-    /// has none), `none`, `any:N` (any N free GPUs), or indices or UUIDs as `mlgym gpus`
-    /// lists them (e.g. `0,2`).
+    /// GPUs for the episode (or the evaluation, the baseline), leased exclusively for the
+    /// whole run and the only ones its sandbox sees: `auto` (as many as the task declares
+    /// in task.toml, none when the host has none), `none`, `any:N` (any N free GPUs), or
+    /// indices or UUIDs as `mlgym gpus` lists them (e.g. `0,2`). The RL tasks declare none;
+    /// given one (e.g. `--gpus 0`), their evaluator and PPO baseline step the environments
+    /// there with CUDA kernels (same scores as on the CPU).
     #[arg(long, default_value = "auto", value_name = "auto|none|any:N|LIST")]
     pub gpus: String,
     /// Seconds to wait for GPUs that other runs hold before giving up (0: fail at once).
@@ -48,38 +50,29 @@ pub struct GpuOpts {
 }
 
 impl GpuOpts {
-    /// Leases what `--gpus` asks for `task` (nothing, without asking the driver, when the
-    /// answer is no GPU). Keep the lease alive for the whole run.
+    /// Leases what `--gpus` asks for `task`'s episode (nothing, without asking the driver,
+    /// when the answer is no GPU). Keep the lease alive for the whole run. For the RL
+    /// tasks, whose evaluator steps its environments on a leased GPU, the environment
+    /// kernels are compiled here once, so a broken CUDA toolkit fails the run before the
+    /// episode rather than at its first evaluation.
     pub fn lease(&self, task: &Task, quiet: bool) -> anyhow::Result<GpuLease> {
+        let lease = self.lease_for(task, quiet, "mlgym run")?;
+        if mlgym_tasks::rl::task::env_for_task(&task.def.id).is_some() && !lease.is_empty() {
+            mlgym_tasks::rl::EnvBackend::for_gpus(lease.devices()).context("--gpus")?;
+        }
+        Ok(lease)
+    }
+
+    /// Leases what `--gpus` asks for `task`; `what` (`mlgym eval`, ...) is recorded as the
+    /// lease's purpose.
+    pub fn lease_for(&self, task: &Task, quiet: bool, what: &str) -> anyhow::Result<GpuLease> {
         let request: GpuRequest = self.gpus.parse().context("--gpus")?;
-        let wants_none = match request {
-            GpuRequest::None => true,
-            GpuRequest::Auto => task.def.gpus == 0,
-            _ => false,
-        };
-        if wants_none {
-            return Ok(GpuLease::none());
-        }
-        let inv = gpu::discover();
-        if inv.is_fake() {
-            eprintln!(
-                "mlgym: WARNING: FAKE GPUs from {} (for tests only)",
-                gpu::FAKE_GPUS_ENV
-            );
-        }
-        let plan = lease::plan(&request, task.def.gpus, &inv).context("--gpus")?;
-        if let Some(note) = &plan.note {
-            eprintln!("mlgym: {note}");
-        }
-        let opts = LeaseOptions {
-            wait: Duration::from_secs(self.gpu_wait),
-            ..LeaseOptions::new(format!(
-                "mlgym run {} (pid {})",
-                task.def.id,
-                std::process::id()
-            ))
-        };
-        let lease = lease::acquire(&inv, &plan.want, &request, &opts).context("--gpus")?;
+        let purpose = format!("{what} {} (pid {})", task.def.id, std::process::id());
+        let wait = Duration::from_secs(self.gpu_wait);
+        let lease = crate::gpu_lease::lease_for_task(task, &request, wait, purpose, |m| {
+            eprintln!("mlgym: {m}")
+        })
+        .context("--gpus")?;
         if !quiet {
             for d in lease.devices() {
                 eprintln!("mlgym: leased {}", d.label());

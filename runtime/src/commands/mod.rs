@@ -41,8 +41,8 @@ pub use edit::FILE_UPDATED;
 pub use parse::{parse_action, Action, EditorCommand, ParseError};
 pub use pattern::{Pattern, PatternError};
 pub use python_check::{
-    parse_checker_output, CheckerError, Diagnostic, NoPythonCheck, ProcessPythonChecker,
-    PythonChecker, PYTHON_CHECK_SCRIPT,
+    parse_checker_output, stderr_tail, CheckerError, Diagnostic, NoPythonCheck,
+    ProcessPythonChecker, PythonChecker, PYTHON_CHECK_SCRIPT,
 };
 pub use search::MAX_SEARCH_RESULTS;
 pub use state::{EditorState, Observation, DEFAULT_OVERLAP, DEFAULT_WINDOW};

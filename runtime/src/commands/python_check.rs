@@ -158,18 +158,10 @@ impl PythonChecker for ProcessPythonChecker {
         let out = stdout.join().unwrap_or_default();
         let err = stderr.join().unwrap_or_default();
         if !status.success() {
-            let tail: String = err
-                .chars()
-                .rev()
-                .take(2000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
             return Err(CheckerError::Failed {
                 program: self.program.clone(),
                 status: status.to_string(),
-                stderr: tail.trim().to_string(),
+                stderr: stderr_tail(&err).trim().to_string(),
             });
         }
         parse_checker_output(&out)
@@ -184,6 +176,13 @@ fn read_in_background<R: Read + Send + 'static>(pipe: Option<R>) -> thread::Join
         }
         String::from_utf8_lossy(&bytes).into_owned()
     })
+}
+
+/// The last 2000 characters of a failed checker's standard error: enough for Python's
+/// traceback, short enough for a [`CheckerError::Failed`] message.
+pub fn stderr_tail(stderr: &str) -> String {
+    let skip = stderr.chars().count().saturating_sub(2000);
+    stderr.chars().skip(skip).collect()
 }
 
 /// Parses the standard output of [`PYTHON_CHECK_SCRIPT`].

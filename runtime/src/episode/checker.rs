@@ -8,7 +8,7 @@ use mlgym_sandbox::{Child, ModeRequest, SandboxSpec};
 use mlgym_tasks::python::PythonEnv;
 
 use crate::commands::{
-    parse_checker_output, CheckerError, Diagnostic, PythonChecker, PYTHON_CHECK_SCRIPT,
+    parse_checker_output, stderr_tail, CheckerError, Diagnostic, PythonChecker, PYTHON_CHECK_SCRIPT,
 };
 
 /// Runs [`PYTHON_CHECK_SCRIPT`] in a fresh sandbox per check.
@@ -62,16 +62,10 @@ impl PythonChecker for SandboxedChecker {
             .wait()
             .map_err(|e| fail("failed".into(), e.to_string()))?;
         if !out.success() {
-            let tail: String = out
-                .stderr
-                .chars()
-                .rev()
-                .take(2000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            return Err(fail(format!("{:?} {:?}", out.reason, out.exit_code), tail));
+            return Err(fail(
+                format!("{:?} {:?}", out.reason, out.exit_code),
+                stderr_tail(&out.stderr),
+            ));
         }
         parse_checker_output(&out.stdout)
     }

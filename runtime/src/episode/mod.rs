@@ -12,6 +12,7 @@ pub mod checker;
 pub mod output;
 pub mod pyrepr;
 pub mod scoring;
+pub mod toolchain;
 pub mod workspace;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,10 @@ pub struct ScoreRecord {
     pub kind: String,
     /// The metrics.
     pub metrics: Metrics,
+    /// What computed them, for tasks that can use a leased GPU (the RL tasks' environment
+    /// backend); absent for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<mlgym_tasks::evaluator::ComputeInfo>,
 }
 
 /// What the agent sees as its state before an action (MLGym's `state` command).
@@ -116,6 +121,9 @@ pub enum EpisodeError {
     /// The memory could not start (model not staged, unusable memory file).
     #[error(transparent)]
     Memory(#[from] crate::memory::MemoryError),
+    /// The Rust toolchain for the starter crate could not be staged.
+    #[error(transparent)]
+    Toolchain(#[from] toolchain::ToolchainError),
 }
 
 /// A running episode.
@@ -169,7 +177,14 @@ impl Episode {
             .map(|m| crate::memory::Memory::open(m, &memory_file))
             .transpose()?;
         let workspace = Workspace::prepare(run_dir, task, &cfg.data_root, mode, &cfg.python)?;
-        let mut spec = workspace.session_spec(task, &cfg.python, mode, cfg.mode);
+        // A starter crate (RL's PPO, the LM trainer): cargo, the registry and a pre-built
+        // target directory, so the agent's first build recompiles that crate alone.
+        let rust = toolchain::prepare(&cfg.data_root, task, &|l| eprintln!("{l}"))?;
+        if let Some(tc) = &rust {
+            workspace::reachable_by_sandbox(&tc.sysroot())?;
+            tc.warm_targets(&workspace.host)?;
+        }
+        let mut spec = workspace.session_spec(task, &cfg.python, mode, cfg.mode, rust.as_ref());
         workspace::give_gpus(&mut spec, &cfg.gpus)?;
         let session = Session::start(&spec)?;
         let scratch = run_dir.join("check");
@@ -414,8 +429,8 @@ impl Episode {
             quick: false,
             progress: &progress,
         };
-        match b.run(&ctx) {
-            Ok(()) => {
+        match b.run_on(&ctx, &self.cfg.gpus) {
+            Ok(_) => {
                 // Files we wrote must stay writable for the sandbox's uid.
                 let _ = mlgym_sandbox::give_to_sandbox(&self.workspace.host);
                 self.plain("The native baseline ran and wrote its submission artefacts into the workspace.".into())
@@ -440,6 +455,7 @@ impl Episode {
             &self.cfg.data_root,
             self.cfg.seed,
             &self.agent_code,
+            &self.cfg.gpus,
             label,
         );
         // The copy under evals/ is kept (it is small and documents what was scored);
@@ -453,6 +469,7 @@ impl Episode {
                 _ => "autosubmission".into(),
             },
             metrics,
+            compute: scored.compute.clone(),
         });
         if scored.submission_label.is_some() {
             self.submission = scored.submission_label.clone();

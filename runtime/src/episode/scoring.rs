@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use mlgym_kernels::gpu::GpuDevice;
+use mlgym_tasks::evaluator::ComputeInfo;
 use mlgym_tasks::{AgentCodeConfig, EvalContext, EvalError, Metrics, Task};
 
 use super::artefacts::{self, ArtefactError};
@@ -33,10 +35,13 @@ pub struct Scored {
     pub submission_label: Option<String>,
     /// The error text, when it failed.
     pub error: Option<String>,
+    /// What computed the metrics, when the task reports it (see [`evaluate_dir`]).
+    pub compute: Option<ComputeInfo>,
 }
 
 /// Evaluates a directory of artefacts directly (`mlgym eval`): fresh scratch under
-/// `work_dir`, seeded.
+/// `work_dir`, seeded. `gpus` are the run's leased GPUs: evaluators that can use one (the
+/// RL tasks step their environments there) say what they ran on.
 pub fn evaluate_dir(
     task: &Task,
     submission: &Path,
@@ -44,7 +49,8 @@ pub fn evaluate_dir(
     data_root: &Path,
     seed: u64,
     agent_code: &AgentCodeConfig,
-) -> Result<Metrics, EvalError> {
+    gpus: &[GpuDevice],
+) -> Result<(Metrics, Option<ComputeInfo>), EvalError> {
     let scratch = work_dir.join("scratch");
     std::fs::create_dir_all(&scratch)
         .map_err(|e| EvalError::io(format!("creating {}", scratch.display()), e))?;
@@ -58,7 +64,7 @@ pub fn evaluate_dir(
         seed,
         agent_code,
     };
-    task.hooks.evaluator.evaluate(&ctx)
+    task.hooks.evaluator.evaluate_on(&ctx, gpus)
 }
 
 fn world_traversable(p: &Path) {
@@ -76,6 +82,7 @@ pub fn evaluate_workspace(
     data_root: &Path,
     seed: u64,
     agent_code: &AgentCodeConfig,
+    gpus: &[GpuDevice],
     label: &str,
 ) -> Scored {
     let validate = label == "validate";
@@ -107,13 +114,21 @@ pub fn evaluate_workspace(
         Err(e) => Err(EvalError::Format(e.to_string())),
         Ok(files) => {
             world_traversable(&submission);
-            evaluate_dir(task, &submission, eval_dir, data_root, seed, agent_code)
-                .map(|m| (m, shown(&files)))
+            evaluate_dir(
+                task,
+                &submission,
+                eval_dir,
+                data_root,
+                seed,
+                agent_code,
+                gpus,
+            )
+            .map(|m| (m, shown(&files)))
         }
     };
     let baseline = baseline_scores(task);
     match result {
-        Ok((metrics, label_text)) => {
+        Ok(((metrics, compute), label_text)) => {
             let observation = if validate {
                 let base = if baseline.is_empty() {
                     "NA (no baseline was there)".to_string()
@@ -140,6 +155,7 @@ pub fn evaluate_workspace(
                 submission_dir: Some(submission),
                 submission_label: Some(label_text),
                 error: None,
+                compute,
             }
         }
         Err(e) => {
@@ -164,6 +180,7 @@ pub fn evaluate_workspace(
                 submission_dir: None,
                 submission_label: None,
                 error: Some(text),
+                compute: None,
             }
         }
     }

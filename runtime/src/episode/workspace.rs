@@ -84,7 +84,7 @@ pub struct Workspace {
 
 /// When we run as root the sandbox runs as an unprivileged uid, which must be able to
 /// walk down to the data: every directory above it needs the "others may enter" bit.
-fn reachable_by_sandbox(p: &Path) -> Result<(), WorkspaceError> {
+pub(crate) fn reachable_by_sandbox(p: &Path) -> Result<(), WorkspaceError> {
     use std::os::unix::fs::PermissionsExt;
     if !mlgym_sandbox::host_support().caller_is_root {
         return Ok(());
@@ -260,6 +260,7 @@ impl Workspace {
         python: &PythonEnv,
         mode: Mode,
         request: mlgym_sandbox::ModeRequest,
+        rust: Option<&super::toolchain::Toolchain>,
     ) -> SandboxSpec {
         let mut spec = SandboxSpec::new(&self.inside);
         spec.mode = request;
@@ -333,6 +334,9 @@ impl Workspace {
             {
                 path.push_str(&format!("{}:", dir.display()));
             }
+        }
+        if let Some(rust) = rust {
+            path.push_str(&format!("{}:", rust.share(&mut spec).display()));
         }
         path.push_str("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         spec.env.push(("PATH".into(), path));

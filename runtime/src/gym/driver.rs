@@ -98,6 +98,20 @@ pub struct Stepped {
     pub done: bool,
 }
 
+/// Keeps a name usable as part of a folder name: every character other than an ASCII
+/// letter, digit, `-`, `.` or `_` becomes `-` (run directories, sweep cells).
+pub fn folder_part(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// The next free run directory `<out>/<model>__<task>__<agent>__seed-<n>__run_<k>`.
 pub fn new_run_dir(
     out: &Path,
@@ -106,22 +120,11 @@ pub fn new_run_dir(
     agent: &str,
     seed: u64,
 ) -> std::io::Result<PathBuf> {
-    let clean = |s: &str| {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect::<String>()
-    };
     let base = format!(
         "{}__{}__{}__seed-{seed}",
-        clean(model),
-        clean(task),
-        clean(agent)
+        folder_part(model),
+        folder_part(task),
+        folder_part(agent)
     );
     std::fs::create_dir_all(out)?;
     for k in 0.. {

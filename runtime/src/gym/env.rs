@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mlgym_kernels::lease::{self, GpuLease, GpuRequest, LeaseError, LeaseOptions};
+use mlgym_kernels::lease::{GpuLease, GpuRequest, LeaseError};
 use mlgym_tasks::{Metrics, Task};
 use serde::{Deserialize, Serialize};
 
@@ -280,7 +280,18 @@ impl GymEnv {
             return Err(GymError::Invalid("max_steps must be at least 1".into()));
         }
         self.close_as(CLOSED_BY_RESET)?;
-        let gpus = lease_gpus(task, &self.cfg.gpus, self.cfg.gpu_wait)?;
+        let purpose = format!(
+            "mlgym gym episode of {} (pid {})",
+            task.def.id,
+            std::process::id()
+        );
+        let gpus = crate::gpu_lease::lease_for_task(
+            task,
+            &self.cfg.gpus,
+            self.cfg.gpu_wait,
+            purpose,
+            |_| {},
+        )?;
         let mut episode = self.cfg.episode.clone();
         episode.seed = seed;
         episode.gpus = gpus.devices().to_vec();
@@ -418,30 +429,6 @@ impl GymEnv {
             exit_status: result.exit_status,
         }))
     }
-}
-
-/// Leases what `request` asks for `task`, without asking the driver when the answer is
-/// no GPU (the common case: most tasks declare none).
-fn lease_gpus(task: &Task, request: &GpuRequest, wait: Duration) -> Result<GpuLease, LeaseError> {
-    let wants_none = match request {
-        GpuRequest::None => true,
-        GpuRequest::Auto => task.def.gpus == 0,
-        _ => false,
-    };
-    if wants_none {
-        return Ok(GpuLease::none());
-    }
-    let inv = mlgym_kernels::gpu::discover();
-    let plan = lease::plan(request, task.def.gpus, &inv)?;
-    let opts = LeaseOptions {
-        wait,
-        ..LeaseOptions::new(format!(
-            "mlgym gym episode of {} (pid {})",
-            task.def.id,
-            std::process::id()
-        ))
-    };
-    lease::acquire(&inv, &plan.want, request, &opts)
 }
 
 impl Drop for GymEnv {

@@ -174,6 +174,7 @@ mod tests {
             step: 3,
             kind: "validate".into(),
             metrics: [("Score".to_string(), v)].into_iter().collect(),
+            compute: None,
         }
     }
 
@@ -226,6 +227,7 @@ mod tests {
             step: 1,
             kind: "submit".into(),
             metrics: Metrics::new(),
+            compute: None,
         };
         assert!(missing.reward(Some(&empty)).note.unwrap().contains("Score"));
     }

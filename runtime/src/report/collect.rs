@@ -305,7 +305,8 @@ pub fn parse_traj_info(text: &str) -> Result<TrajInfo, String> {
     })
 }
 
-fn is_traj_name(name: &str) -> bool {
+/// Whether a file name is an MLGym trajectory (`.traj`, `.traj.gz`).
+pub fn is_traj_name(name: &str) -> bool {
     name.ends_with(".traj") || name.ends_with(".traj.gz")
 }
 

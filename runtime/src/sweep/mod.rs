@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::gym::driver::folder_part;
+
 pub use cell::{CellState, CellStatus};
 
 /// The plan's file in a sweep directory.
@@ -151,19 +153,6 @@ const OWN_RUN_OPTIONS: [&str; 7] = [
     "--json",
 ];
 
-/// Keeps a name usable as (part of) a folder name.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
 impl Plan {
     /// Checks the grid: known tasks, at least one agent and run, distinct cell folders,
     /// and no `run_args` that the sweep sets itself.
@@ -227,7 +216,7 @@ impl Plan {
                 for run in 0..self.runs {
                     out.push(Cell {
                         index: out.len(),
-                        id: format!("{}__{}__run_{run}", clean(agent), clean(task)),
+                        id: format!("{}__{}__run_{run}", folder_part(agent), folder_part(task)),
                         task: task.clone(),
                         agent: agent.clone(),
                         run,

@@ -5,26 +5,18 @@
 
 #[path = "../../../tasks/tests/text_support/mod.rs"]
 mod text_support;
+// The sandbox-traversable temporary directories and episode settings of the Gym tests.
+#[path = "../gym_support/mod.rs"]
+mod gym_support;
 
 use std::path::Path;
-use std::time::Duration;
 
 use mlgym_runtime::agent::{HistoryItem, Model, ModelError};
 use mlgym_runtime::episode::EpisodeConfig;
 use mlgym_runtime::memory::MemoryConfig;
 
+pub use gym_support::tempdir;
 pub use text_support::{minilm_dir, tiny_model};
-
-/// A temporary directory the sandbox's unprivileged uid can traverse.
-pub fn tempdir() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let d = tempfile::Builder::new()
-        .prefix("mlgym-memory")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    d
-}
 
 /// Memory settings for the model in `dir`.
 pub fn memory_config(dir: &Path) -> MemoryConfig {
@@ -34,18 +26,11 @@ pub fn memory_config(dir: &Path) -> MemoryConfig {
     }
 }
 
-/// Episode settings with memory on.
+/// Episode settings with memory on (otherwise the Gym tests' settings).
 pub fn episode_config(max_steps: usize, memory: MemoryConfig) -> EpisodeConfig {
     EpisodeConfig {
-        max_steps,
-        short_timeout: Duration::from_secs(25),
-        seed: 0,
-        mode: mlgym_sandbox::ModeRequest::Auto,
-        data_root: mlgym_tasks::data::data_root(),
-        python: mlgym_tasks::python::PythonEnv::from_env().unwrap(),
-        native_baseline: false,
-        gpus: Vec::new(),
         memory: Some(memory),
+        ..gym_support::episode_config(max_steps)
     }
 }
 

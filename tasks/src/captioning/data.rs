@@ -27,14 +27,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use serde::{Deserialize, Serialize};
 
+use crate::datasets::hf_parquet;
 use crate::datasets::stage::write_atomic;
 use crate::datasets::DataError;
 use crate::evaluator::EvalError;
 use crate::registry::TaskData;
+use crate::staging::{read_manifest, replace_dir};
 use crate::tabular::csv;
 
 /// Name of the dataset on the command line and under the data root.
@@ -106,16 +107,10 @@ fn caption_strings(f: &Field) -> Vec<String> {
 /// Reads the images and captions of one parquet file, in first-appearance order.
 pub fn read_parquet(path: &Path) -> Result<Vec<Captioned>, DataError> {
     let bad = |p: String| DataError::format(path, p);
-    let f = std::fs::File::open(path).map_err(|e| DataError::read(path, e))?;
-    let reader = SerializedFileReader::new(f)
-        .map_err(|e| bad(format!("not a readable parquet file ({e}); copy it again")))?;
-    let rows = reader
-        .get_row_iter(None)
-        .map_err(|e| bad(format!("cannot read rows ({e})")))?;
     let mut out: Vec<Captioned> = Vec::new();
     let mut at: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, row) in rows.enumerate() {
-        let row = row.map_err(|e| bad(format!("row {i}: {e}")))?;
+    for (i, row) in hf_parquet::rows(path)?.enumerate() {
+        let row = row?;
         let mut name = None;
         let mut caps = None;
         for (col, field) in row.get_column_iter() {
@@ -208,19 +203,11 @@ pub fn import(src: &Path, root: &Path) -> Result<ImportReport, DataError> {
         splits.insert(s, (pq, rows));
     }
     let dir = dataset_dir(root);
-    std::fs::create_dir_all(root).map_err(|e| DataError::write(root, e))?;
-    let tmp = root.join(format!(".{NAME}.import-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = stage_into(src, &tmp, &splits);
-    let manifest = match result {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|e| DataError::write(&dir, e))?;
+    let manifest = replace_dir(
+        &dir,
+        |tmp| stage_into(src, tmp, &splits),
+        |p, e| DataError::write(p, e),
+    )?;
     Ok(ImportReport { dir, manifest })
 }
 
@@ -285,10 +272,7 @@ captions are hidden; the evaluator compares your captions with them (corpus BLEU
 /// The staged manifest, checked: every file the evaluator and the agent need is present.
 pub fn check_staged(root: &Path) -> Result<Manifest, String> {
     let dir = dataset_dir(root);
-    let bytes = std::fs::read(dir.join(MANIFEST))
-        .map_err(|_| format!("{} is missing", dir.join(MANIFEST).display()))?;
-    let m: Manifest = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{} is unreadable ({e})", dir.join(MANIFEST).display()))?;
+    let m: Manifest = read_manifest(&dir)?;
     for p in [
         dir.join("public").join(TEST_LIST),
         dir.join("private").join(REFERENCES),

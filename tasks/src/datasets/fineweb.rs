@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::digest::file_digest;
 use super::fetch::{download_files, FetchOptions};
 use super::registry::RemoteFile;
-use super::stage::{write_atomic, VerifyReport};
+use super::stage::{verify_downloads, write_atomic, VerifyReport};
 use super::DataError;
 use crate::lm::shards::{self, Shard, HEADER_BYTES};
 
@@ -425,19 +425,14 @@ pub fn verify(root: &Path) -> Result<VerifyReport, DataError> {
             }
         ));
     }
-    for s in &m.shards {
-        let p = dataset_dir(root).join("downloads").join(&s.name);
-        if p.is_file() {
-            let d = file_digest(&p)?;
-            if d.sha256 != s.sha256 {
-                return Err(DataError::format(
-                    &p,
-                    "differs from the staged shard; delete it and fetch again",
-                ));
-            }
-            checks.push(format!("downloads/{}: SHA-256 {}", s.name, &d.sha256[..16]));
-        }
-    }
+    verify_downloads(
+        &dataset_dir(root).join("downloads"),
+        m.shards
+            .iter()
+            .map(|s| (s.name.as_str(), s.sha256.as_str())),
+        "differs from the staged shard; delete it and fetch again",
+        &mut checks,
+    )?;
     Ok(VerifyReport { checks })
 }
 

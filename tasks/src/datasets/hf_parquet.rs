@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::Field;
+use parquet::file::reader::SerializedFileReader;
+use parquet::record::{Field, Row};
 
 use super::registry::DatasetSpec;
 use super::{DataError, Decoded, Split};
@@ -84,9 +84,12 @@ fn png_of(f: &Field) -> Option<&[u8]> {
     }
 }
 
-/// Appends the rows of one parquet file to `out`.
-fn read_file(spec: &DatasetSpec, path: &Path, out: &mut Split) -> Result<(), DataError> {
-    let bad = |p: String| DataError::format(path, p);
+/// The rows of the parquet file `path`, in order; each failure names the file (and the
+/// row) and says what to do. Shared by every Hugging Face parquet export mlgym reads.
+pub(crate) fn rows(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<Row, DataError>> + use<'_>, DataError> {
+    let bad = move |p: String| DataError::format(path, p);
     let f = std::fs::File::open(path).map_err(|e| DataError::read(path, e))?;
     let reader = SerializedFileReader::new(f).map_err(|e| {
         bad(format!(
@@ -94,15 +97,22 @@ fn read_file(spec: &DatasetSpec, path: &Path, out: &mut Split) -> Result<(), Dat
         ))
     })?;
     let rows = reader
-        .get_row_iter(None)
-        .map_err(|e| bad(format!("cannot read rows ({e})")))?;
+        .into_iter()
+        .enumerate()
+        .map(move |(i, row)| row.map_err(|e| bad(format!("row {i}: {e}"))));
+    Ok(rows)
+}
+
+/// Appends the rows of one parquet file to `out`.
+fn read_file(spec: &DatasetSpec, path: &Path, out: &mut Split) -> Result<(), DataError> {
+    let bad = |p: String| DataError::format(path, p);
     let want_color = if spec.channels == 1 {
         image::ColorType::L8
     } else {
         image::ColorType::Rgb8
     };
-    for (i, row) in rows.enumerate() {
-        let row = row.map_err(|e| bad(format!("row {i}: {e}")))?;
+    for (i, row) in rows(path)?.enumerate() {
+        let row = row?;
         let mut label = None;
         let mut png = None;
         for (name, field) in row.get_column_iter() {

@@ -556,20 +556,38 @@ pub fn verify(spec: &DatasetSpec, root: &Path) -> Result<VerifyReport, DataError
             }
         ));
     }
-    for f in &m.source_files {
-        let p = dir.join("downloads").join(&f.name);
+    verify_downloads(
+        &dir.join("downloads"),
+        m.source_files
+            .iter()
+            .map(|f| (f.name.as_str(), f.sha256.as_str())),
+        "differs from the file that was imported; delete it and fetch again",
+        &mut checks,
+    )?;
+    Ok(VerifyReport { checks })
+}
+
+/// Checks each downloaded file `(name, expected SHA-256)` still under `downloads` against
+/// the digest recorded when it was staged, adding one line per file to `checks`. A file
+/// that is gone is fine (downloads may be deleted once staged); one that differs fails
+/// with `mismatch`, which must say what to do.
+pub(crate) fn verify_downloads<'a>(
+    downloads: &Path,
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    mismatch: &str,
+    checks: &mut Vec<String>,
+) -> Result<(), DataError> {
+    for (name, sha) in files {
+        let p = downloads.join(name);
         if p.is_file() {
             let d = file_digest(&p)?;
-            if d.sha256 != f.sha256 {
-                return Err(DataError::format(
-                    &p,
-                    "differs from the file that was imported; delete it and fetch again",
-                ));
+            if d.sha256 != sha {
+                return Err(DataError::format(&p, mismatch));
             }
-            checks.push(format!("downloads/{}: SHA-256 {}", f.name, &d.sha256[..16]));
+            checks.push(format!("downloads/{name}: SHA-256 {}", &d.sha256[..16]));
         }
     }
-    Ok(VerifyReport { checks })
+    Ok(())
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`.
@@ -592,7 +610,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
 }
 
 /// Makes the answers directory private to its owner.
-fn restrict(dir: &Path) -> Result<(), DataError> {
+pub(crate) fn restrict(dir: &Path) -> Result<(), DataError> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| DataError::write(dir, e))

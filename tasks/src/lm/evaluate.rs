@@ -22,8 +22,6 @@ use candle_core::{DType, Device, Tensor, D};
 use super::config::ModelConfig;
 use super::model::Gpt;
 use super::{weights, LmError, CONFIG_FILE, MODEL_FILE};
-use crate::datasets::fineweb;
-use crate::evaluator::{EvalContext, EvalError, Evaluator, Metrics};
 
 /// Tokens scored (MLGym's `val_tokens`).
 pub const VAL_TOKENS: usize = 10_485_760;
@@ -226,27 +224,4 @@ pub fn load_submission(dir: &Path, device: &Device) -> Result<Gpt, LmError> {
         .collect::<Result<_, _>>()
         .map_err(candle("moving the weights to the device"))?;
     Gpt::new(&cfg, &w, DType::F32).map_err(candle("building the model"))
-}
-
-/// Scores the submission in `dir` on the staged validation shard under `data_root`,
-/// over the first `tokens` validation tokens.
-pub fn evaluate_dir(dir: &Path, data_root: &Path, tokens: usize) -> Result<EvalReport, LmError> {
-    // The submission first: its errors are the agent's to fix, the data's the operator's.
-    let device = Device::cuda_if_available(0).unwrap_or(Device::Cpu);
-    let model = load_submission(dir, &device)?;
-    let val =
-        fineweb::scored_tokens(data_root, tokens).map_err(|e| LmError::Data(e.to_string()))?;
-    mean_loss(&model, &val, &EvalOptions::default(), &device, &|_, _| {})
-}
-
-/// The evaluator of languageModelingFineWeb. Deterministic; the seed is unused.
-#[derive(Debug, Default)]
-pub struct LmEvaluator;
-
-impl Evaluator for LmEvaluator {
-    fn evaluate(&self, ctx: &EvalContext<'_>) -> Result<Metrics, EvalError> {
-        let tokens = scored_tokens().map_err(EvalError::Internal)?;
-        let r = evaluate_dir(ctx.submission_dir, ctx.data_root, tokens)?;
-        Ok(Metrics::from([("val_loss".to_string(), r.loss)]))
-    }
 }

@@ -5,21 +5,35 @@
 //! * [`config`]: `model_config.json`, the member of the GPT family submitted.
 //! * [`model`]: the GPT family in candle; [`weights`]: `model.safetensors` in and out;
 //!   [`ops`]: fused CPU kernels (RMSNorm, causal softmax, cross-entropy) with gradients.
-//! * [`evaluate`]: `val_loss` over the first 10,485,760 validation tokens.
+//! * [`evaluate`]: the mean loss over validation windows (MLGym's windowing);
+//!   [`scoring`]: the task's evaluator, `val_loss` over the first 10,485,760 tokens.
 //! * [`muon`], [`train`]: MLGym's baseline recipe (Adam for embedding and head, Muon for
-//!   the block matrices) and the task's [`crate::evaluator::Baseline`].
+//!   the block matrices); [`baseline`]: the task's [`crate::evaluator::Baseline`].
+//! * [`LmError`] (in `error`): the error of every part.
 //!
 //! The data is staged by [`crate::datasets::fineweb`]; the agent sees
 //! `data/fineweb10B/` (training shards and the validation shard, as in MLGym).
+//!
+//! The agent's Rust trainer (`tasks/starters/lm-gpt/gpt`) is built from this module's
+//! own files (symbolic links): `config`, `error`, `evaluate`, `model`, `muon`, `ops`,
+//! `shards`, `train` and `weights` may use only `super::…`, `crate::rng`,
+//! `crate::datasets::stage::write_atomic`, `mlgym_kernels::cpu_op` and the crates of the
+//! starter's `Cargo.toml` (candle, safetensors, serde, rayon, thiserror). Anything that
+//! needs the rest of the library goes in `mod.rs`, `scoring` or `baseline`.
 
+pub mod baseline;
 pub mod config;
+pub mod error;
 pub mod evaluate;
 pub mod model;
 pub mod muon;
 pub mod ops;
+pub mod scoring;
 pub mod shards;
 pub mod train;
 pub mod weights;
+
+pub use error::LmError;
 
 use std::path::{Path, PathBuf};
 
@@ -34,41 +48,6 @@ pub const TASK: &str = "languageModelingFineWeb";
 pub const MODEL_FILE: &str = "model.safetensors";
 /// The architecture of a submission.
 pub const CONFIG_FILE: &str = "model_config.json";
-
-/// Why a model could not be loaded, trained or scored; every message names the file,
-/// tensor or field.
-#[derive(Debug, thiserror::Error)]
-pub enum LmError {
-    /// A submission file is absent.
-    #[error("{0}")]
-    Missing(String),
-    /// `model_config.json` is invalid.
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    /// `model.safetensors` does not fit the config or is damaged.
-    #[error("{file}: {message}")]
-    Weights {
-        /// The file.
-        file: String,
-        /// What is wrong (names the tensor).
-        message: String,
-    },
-    /// The model's outputs are not finite.
-    #[error("{0}")]
-    NonFinite(String),
-    /// A token shard is unusable.
-    #[error(transparent)]
-    Shard(#[from] shards::ShardError),
-    /// The staged data is missing or unusable.
-    #[error("{0}")]
-    Data(String),
-    /// Writing the artefacts failed.
-    #[error("{0}")]
-    Io(String),
-    /// candle failed (a bug, or out of memory); the message says where.
-    #[error("{0}")]
-    Candle(String),
-}
 
 impl From<LmError> for EvalError {
     fn from(e: LmError) -> Self {
@@ -108,8 +87,8 @@ impl TaskData for FinewebData {
 pub fn hooks(def: &TaskDef, starter: &[StarterFile]) -> Option<Hooks> {
     let _ = starter;
     (def.id == TASK).then(|| Hooks {
-        evaluator: Box::new(evaluate::LmEvaluator),
-        baseline: Some(Box::new(train::LmBaseline)),
+        evaluator: Box::new(scoring::LmEvaluator),
+        baseline: Some(Box::new(baseline::LmBaseline)),
         data: Some(Box::new(FinewebData)),
     })
 }

@@ -10,35 +10,12 @@
 //! Each op runs its kernel for contiguous `f32` CPU tensors and falls back to composed
 //! candle operations elsewhere (bf16, CUDA), which candle differentiates itself.
 
-use candle_core::backend::BackendStorage as _;
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Storage, Tensor, D,
-};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, D};
+use mlgym_kernels::cpu_op::{f32s, with_f32};
 use rayon::prelude::*;
 
 /// Rows handed to one rayon task.
 const ROWS_PER_TASK: usize = 16;
-
-fn f32s<'a>(op: &str, s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(v) => v.as_slice(),
-        other => bail!("{op}: expected f32, got {:?}", other.dtype()),
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => bail!("{op}: input must be contiguous"),
-    }
-}
-
-/// Runs `f` on the contiguous `f32` data of a CPU tensor.
-fn with_f32<R>(op: &str, t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        Storage::Cpu(s) => Ok(f(f32s(op, s, layout)?)),
-        _ => bail!("{op}: the fused kernel runs on the CPU only"),
-    }
-}
 
 fn fused(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32
@@ -56,7 +33,7 @@ impl CustomOp1 for RmsNormOp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = f32s(self.name(), s, l)?;
+        let x = f32s(self.name(), "input", s, l)?;
         let d = l.dims().last().copied().unwrap_or(1).max(1);
         let mut y = vec![0f32; x.len()];
         let eps = self.eps;
@@ -77,8 +54,8 @@ impl CustomOp1 for RmsNormOp {
     fn bwd(&self, x: &Tensor, _res: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let d = x.dims().last().copied().unwrap_or(1).max(1);
         let eps = self.eps;
-        let dx = with_f32(self.name(), x, |xv| {
-            with_f32(self.name(), g, |gv| {
+        let dx = with_f32(self.name(), "x", x, |xv| {
+            with_f32(self.name(), "gradient", g, |gv| {
                 let mut dx = vec![0f32; xv.len()];
                 dx.par_chunks_mut(d * ROWS_PER_TASK)
                     .zip(xv.par_chunks(d * ROWS_PER_TASK))
@@ -130,7 +107,7 @@ impl CustomOp1 for CausalSoftmaxOp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = f32s(self.name(), s, l)?;
+        let x = f32s(self.name(), "input", s, l)?;
         let (t, _) = causal_dims(l.dims())?;
         let mut y = vec![0f32; x.len()];
         y.par_chunks_mut(t * ROWS_PER_TASK)
@@ -157,8 +134,8 @@ impl CustomOp1 for CausalSoftmaxOp {
 
     fn bwd(&self, x: &Tensor, res: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let (t, _) = causal_dims(x.dims())?;
-        let dx = with_f32(self.name(), res, |yv| {
-            with_f32(self.name(), g, |gv| {
+        let dx = with_f32(self.name(), "output", res, |yv| {
+            with_f32(self.name(), "gradient", g, |gv| {
                 let mut dx = vec![0f32; yv.len()];
                 dx.par_chunks_mut(t * ROWS_PER_TASK)
                     .zip(yv.par_chunks(t * ROWS_PER_TASK))
@@ -264,7 +241,7 @@ impl CustomOp2 for CrossEntropyOp {
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (n, v) = ce_dims(l1, l2)?;
-        let x = f32s(self.name(), s1, l1)?;
+        let x = f32s(self.name(), "input", s1, l1)?;
         let t = match (s2, l2.contiguous_offsets()) {
             (CpuStorage::U32(t), Some((a, b))) => &t[a..b],
             _ => bail!("cross-entropy: targets must be contiguous u32"),
@@ -288,7 +265,7 @@ impl CustomOp2 for CrossEntropyOp {
         let (n, v) = logits.dims2()?;
         let scale = g.to_dtype(DType::F32)?.to_vec0::<f32>()? / n.max(1) as f32;
         let t = targets.to_vec1::<u32>()?;
-        let dx = with_f32(self.name(), logits, |x| {
+        let dx = with_f32(self.name(), "logits", logits, |x| {
             let mut dx = vec![0f32; x.len()];
             dx.par_chunks_mut(v)
                 .zip(x.par_chunks(v))

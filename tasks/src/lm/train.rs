@@ -1,4 +1,6 @@
-//! MLGym's training recipe and the task's [`Baseline`].
+//! MLGym's training recipe ([`Recipe`]), the optimisers' step ([`Trainer`]) and the
+//! training loop ([`train`]); the task's baseline (`super::baseline`) and the agent's
+//! trainer crate (`tasks/starters/lm-gpt`) both run [`train`].
 //!
 //! [`Recipe::mlgym`] is MLGym's `baseline.py` on one GPU: the 12-layer model, batch
 //! 64 × 1024 tokens, 500 iterations, the learning-rate multiplier `(500 − it)/1308`
@@ -11,6 +13,7 @@
 //! Without a GPU the full recipe would take days, so the baseline trains
 //! [`Recipe::cpu`] (a 4-layer, 256-wide model; same optimisers) unless
 //! `MLGYM_LM_BASELINE=mlgym` asks for the full one; `--quick` trains [`Recipe::quick`].
+//! A recipe is also a TOML file (the starter's `configs/*.toml`): [`Recipe::from_toml`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,24 +21,19 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use serde::{Deserialize, Serialize};
 
-use super::config::ModelConfig;
+use super::config::{ConfigError, ModelConfig, Position};
 use super::model::{init_weights, Gpt};
 use super::muon::Muon;
 use super::shards::TokenLoader;
-use super::{weights, LmError};
-use crate::datasets::fineweb;
-use crate::evaluator::{Baseline, BaselineContext, EvalError};
+use super::LmError;
 use crate::rng::Rng;
 
-/// Environment variable choosing the baseline's recipe: `mlgym`, `cpu` or `quick`.
-pub const RECIPE_ENV: &str = "MLGYM_LM_BASELINE";
-
-/// A training run's hyper-parameters.
-#[derive(Clone, Debug, PartialEq)]
+/// A training run's hyper-parameters. Unknown fields are rejected when read from a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Recipe {
-    /// The model.
-    pub model: ModelConfig,
     /// Sequences per step.
     pub batch: usize,
     /// Tokens per sequence.
@@ -62,6 +60,8 @@ pub struct Recipe {
     pub ns_steps: usize,
     /// A progress line every this many steps.
     pub log_every: usize,
+    /// The model (last: a TOML file writes it as the `[model]` table after the values).
+    pub model: ModelConfig,
 }
 
 impl Recipe {
@@ -140,6 +140,56 @@ impl Recipe {
     /// Tokens per step.
     pub fn tokens_per_step(&self) -> usize {
         self.batch * self.seq_len
+    }
+
+    /// The recipe as TOML: the hyper-parameters, then the model as `[model]`.
+    pub fn to_toml(&self) -> String {
+        // Plain numbers, strings and tables of them: serialisation cannot fail.
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a recipe written as by [`Recipe::to_toml`] from `text` (the contents of
+    /// `file`, named in errors), and checks it.
+    pub fn from_toml(text: &str, file: &str) -> Result<Recipe, ConfigError> {
+        let err = |message: String| ConfigError {
+            file: file.to_string(),
+            message,
+        };
+        let r: Recipe = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        r.model.check().map_err(|m| err(format!("[model] {m}")))?;
+        for (field, v) in [
+            ("batch", r.batch),
+            ("seq_len", r.seq_len),
+            ("iterations", r.iterations),
+            ("ns_steps", r.ns_steps),
+        ] {
+            if v == 0 {
+                return Err(err(format!("field `{field}`: must be at least 1")));
+            }
+        }
+        if r.model.position == Position::Learned
+            && r.model.block_size.is_some_and(|b| b < r.seq_len)
+        {
+            return Err(err(format!(
+                "field `seq_len`: {} exceeds the model's `block_size`",
+                r.seq_len
+            )));
+        }
+        let lrs = [
+            ("embed_lr", r.embed_lr),
+            ("head_lr", r.head_lr),
+            ("scalar_lr", r.scalar_lr),
+            ("muon_lr", r.muon_lr),
+            ("muon_momentum", r.muon_momentum),
+            ("betas", r.betas.0),
+            ("betas", r.betas.1),
+        ];
+        if let Some((field, v)) = lrs.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+            return Err(err(format!(
+                "field `{field}`: {v} must be a non-negative number"
+            )));
+        }
+        Ok(r)
     }
 }
 
@@ -361,40 +411,6 @@ pub fn train(
             tokens_per_second: tokens as f64 / seconds.max(1e-9),
         },
     ))
-}
-
-/// The native baseline of languageModelingFineWeb.
-#[derive(Debug, Default)]
-pub struct LmBaseline;
-
-impl Baseline for LmBaseline {
-    fn run(&self, ctx: &BaselineContext<'_>) -> Result<(), EvalError> {
-        let shards = fineweb::train_shards(ctx.data_root)
-            .map_err(|e| EvalError::DataMissing(format!("{e}; {}", fineweb::how_to_stage())))?;
-        let device = Device::cuda_if_available(0).unwrap_or(Device::Cpu);
-        let chosen = std::env::var(RECIPE_ENV).ok().filter(|v| !v.is_empty());
-        let recipe = match chosen.as_deref() {
-            Some(name) => Recipe::named(name).ok_or_else(|| {
-                EvalError::Internal(format!("{RECIPE_ENV}=`{name}`: use mlgym, cpu or quick"))
-            })?,
-            None if ctx.quick => Recipe::quick(),
-            None if device.is_cuda() => Recipe::mlgym(),
-            None => {
-                (ctx.progress)(&format!("no GPU: training the small CPU recipe (set {RECIPE_ENV}=mlgym for MLGym's, which needs days on a CPU)"));
-                Recipe::cpu()
-            }
-        };
-        let (trainer, report) = train(&recipe, &shards, ctx.seed, &device, ctx.progress)?;
-        (ctx.progress)(&format!(
-            "trained on {} tokens in {:.0} s ({:.0} tokens/s); final loss {:.4}",
-            report.tokens,
-            report.seconds,
-            report.tokens_per_second,
-            report.losses.last().copied().unwrap_or(f32::NAN)
-        ));
-        weights::save(ctx.out_dir, &recipe.model, &trainer.weights())?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

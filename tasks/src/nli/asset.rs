@@ -24,8 +24,9 @@ use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{AddedToken, Model as _, Tokenizer};
 
 use super::model::{encode_pair, pair_tokenizer};
-use crate::datasets::digest::file_digest;
-use crate::text::bert::{CONFIG_FILE, PICKLE_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
+use crate::staging::{read_manifest, replace_dir};
+use crate::text::asset::{check_sizes, staged_file, StagedFile};
+use crate::text::bert::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use crate::text::{BertEncoder, ModelDir, TextError};
 
 /// Name on the command line and directory under the data root.
@@ -33,17 +34,6 @@ pub const NAME: &str = "bert-base-uncased";
 const MANIFEST: &str = "manifest.json";
 const VOCAB_FILE: &str = "vocab.txt";
 const STAGED: [&str; 3] = [CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE];
-
-/// One staged file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StagedFile {
-    /// Its name.
-    pub name: String,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// SHA-256 (hex).
-    pub sha256: String,
-}
 
 /// `manifest.json` of the staged model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,18 +56,6 @@ pub fn model_dir(root: &Path) -> PathBuf {
 /// What to run to stage the model (for messages).
 pub fn how_to_stage() -> String {
     format!("run `mlgym data import {NAME} DIR` with DIR holding the Hugging Face files of bert-base-uncased: config.json, model.safetensors and tokenizer.json (or vocab.txt)")
-}
-
-fn digest(path: &Path) -> Result<StagedFile, TextError> {
-    let d = file_digest(path).map_err(|e| TextError::format(path, e.to_string()))?;
-    Ok(StagedFile {
-        name: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        bytes: d.bytes,
-        sha256: d.sha256,
-    })
 }
 
 /// Builds bert-base-uncased's WordPiece tokenizer from `vocab.txt` into `out`.
@@ -122,40 +100,20 @@ fn tokenizer_from_vocab(vocab: &Path, src: &Path, out: &Path) -> Result<(), Text
 /// Stages the BERT model of `src` under `root`.
 pub fn import(src: &Path, root: &Path) -> Result<(PathBuf, Manifest), TextError> {
     let hint = "give the model's directory: config.json, model.safetensors and tokenizer.json (or vocab.txt)";
-    for n in [CONFIG_FILE, WEIGHTS_FILE] {
-        let p = src.join(n);
-        if !p.is_file() {
-            if n == WEIGHTS_FILE && src.join(PICKLE_FILE).is_file() {
-                return Err(TextError::NeedsSafetensors {
-                    path: src.join(PICKLE_FILE),
-                });
-            }
-            return Err(TextError::Missing {
-                path: p,
-                hint: hint.into(),
-            });
-        }
-    }
-    if !src.join(TOKENIZER_FILE).is_file() && !src.join(VOCAB_FILE).is_file() {
+    // The tokenizer may also be built from vocab.txt, so it is checked here.
+    let model = ModelDir::open_checkpoint(src, &src.join(TOKENIZER_FILE), hint)?;
+    if !model.tokenizer.is_file() && !src.join(VOCAB_FILE).is_file() {
         return Err(TextError::Missing {
-            path: src.join(TOKENIZER_FILE),
+            path: model.tokenizer,
             hint: hint.into(),
         });
     }
-    std::fs::create_dir_all(root).map_err(|e| TextError::write(root, e))?;
     let dir = model_dir(root);
-    let tmp = root.join(format!(".{NAME}.import-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let staged = stage_into(src, &tmp);
-    let manifest = match staged {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|e| TextError::write(&dir, e))?;
+    let manifest = replace_dir(
+        &dir,
+        |tmp| stage_into(src, tmp),
+        |p, e| TextError::write(p, e),
+    )?;
     Ok((dir, manifest))
 }
 
@@ -197,7 +155,7 @@ fn stage_into(src: &Path, tmp: &Path) -> Result<Manifest, TextError> {
     }
     let files = STAGED
         .iter()
-        .map(|n| digest(&tmp.join(n)))
+        .map(|n| staged_file(tmp, n))
         .collect::<Result<Vec<_>, _>>()?;
     let manifest = Manifest {
         source: src.display().to_string(),
@@ -215,19 +173,8 @@ fn stage_into(src: &Path, tmp: &Path) -> Result<Manifest, TextError> {
 /// The staged model's manifest, checked: files present with their recorded sizes.
 pub fn check_staged(root: &Path) -> Result<Manifest, String> {
     let dir = model_dir(root);
-    let path = dir.join(MANIFEST);
-    let bytes = std::fs::read(&path).map_err(|_| format!("{} is missing", path.display()))?;
-    let m: Manifest = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{} is unreadable ({e})", path.display()))?;
-    for f in &m.files {
-        let size = std::fs::metadata(dir.join(&f.name)).map(|m| m.len()).ok();
-        if size != Some(f.bytes) {
-            return Err(format!(
-                "{} is missing or changed",
-                dir.join(&f.name).display()
-            ));
-        }
-    }
+    let m: Manifest = read_manifest(&dir)?;
+    check_sizes(&dir, &m.files)?;
     Ok(m)
 }
 
@@ -238,7 +185,7 @@ pub fn verify(root: &Path) -> Result<Vec<String>, TextError> {
     let dir = model_dir(root);
     let mut checks = Vec::new();
     for f in &m.files {
-        let found = digest(&dir.join(&f.name))?;
+        let found = staged_file(&dir, &f.name)?;
         if found.sha256 != f.sha256 {
             return Err(TextError::format(
                 dir.join(&f.name),

@@ -27,13 +27,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use serde::{Deserialize, Serialize};
 
 use crate::datasets::digest::sha256;
-use crate::datasets::stage::write_atomic;
+use crate::datasets::hf_parquet;
+use crate::datasets::stage::{restrict, write_atomic};
 use crate::datasets::DataError;
+use crate::staging::{read_manifest, replace_dir};
 
 /// Name on the command line and directory under the data root.
 pub const NAME: &str = "mnli";
@@ -149,17 +150,8 @@ fn read_jsonl(path: &Path) -> Result<Vec<Pair>, DataError> {
 
 fn read_parquet(path: &Path, out: &mut Vec<Pair>) -> Result<(), DataError> {
     let bad = |m: String| DataError::format(path, m);
-    let f = std::fs::File::open(path).map_err(|e| DataError::read(path, e))?;
-    let reader = SerializedFileReader::new(f).map_err(|e| {
-        bad(format!(
-            "not a readable parquet file ({e}); copy or download it again"
-        ))
-    })?;
-    let rows = reader
-        .get_row_iter(None)
-        .map_err(|e| bad(format!("cannot read rows ({e})")))?;
-    for (i, row) in rows.enumerate() {
-        let row = row.map_err(|e| bad(format!("row {i}: {e}")))?;
+    for (i, row) in hf_parquet::rows(path)?.enumerate() {
+        let row = row?;
         let (mut p, mut h, mut l) = (None, None, None);
         for (name, field) in row.get_column_iter() {
             match (name.as_str(), field) {
@@ -277,52 +269,39 @@ pub fn import(src: &Path, root: &Path) -> Result<ImportReport, DataError> {
         }
     }
     let dir = dataset_dir(root);
-    std::fs::create_dir_all(root).map_err(|e| DataError::write(root, e))?;
-    let tmp = root.join(format!(".{NAME}.import-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let staged = (|| {
-        let mut files = Vec::new();
-        for (rel, rows) in [
-            (format!("public/{TRAIN_FILE}"), &train),
-            (format!("private/{VALID_FILE}"), &valid),
-        ] {
-            let path = tmp.join(&rel);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| DataError::write(parent, e))?;
+    let manifest = replace_dir(
+        &dir,
+        |tmp| {
+            let mut files = Vec::new();
+            for (rel, rows) in [
+                (format!("public/{TRAIN_FILE}"), &train),
+                (format!("private/{VALID_FILE}"), &valid),
+            ] {
+                let path = tmp.join(&rel);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| DataError::write(parent, e))?;
+                }
+                let bytes = jsonl_bytes(rows, &path)?;
+                write_atomic(&path, &bytes)?;
+                files.push(StagedFile {
+                    path: rel,
+                    rows: rows.len(),
+                    sha256: sha256(&bytes),
+                });
             }
-            let bytes = jsonl_bytes(rows, &path)?;
-            write_atomic(&path, &bytes)?;
-            files.push(StagedFile {
-                path: rel,
-                rows: rows.len(),
-                sha256: sha256(&bytes),
-            });
-        }
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let private = tmp.join("private");
-            std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| DataError::write(&private, e))?;
-        }
-        write_atomic(&tmp.join("public/README.md"), README.as_bytes())?;
-        let manifest = Manifest {
-            source: src.display().to_string(),
-            files,
-        };
-        let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| DataError::format(tmp.join(MANIFEST), e.to_string()))?;
-        write_atomic(&tmp.join(MANIFEST), &json)?;
-        Ok(manifest)
-    })();
-    let manifest = match staged {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|e| DataError::write(&dir, e))?;
+            restrict(&tmp.join("private"))?;
+            write_atomic(&tmp.join("public/README.md"), README.as_bytes())?;
+            let manifest = Manifest {
+                source: src.display().to_string(),
+                files,
+            };
+            let json = serde_json::to_vec_pretty(&manifest)
+                .map_err(|e| DataError::format(tmp.join(MANIFEST), e.to_string()))?;
+            write_atomic(&tmp.join(MANIFEST), &json)?;
+            Ok(manifest)
+        },
+        |p, e| DataError::write(p, e),
+    )?;
     Ok(ImportReport {
         dir,
         manifest,
@@ -345,10 +324,7 @@ Your model is scored on the validation_matched split, which is not in this folde
 /// The manifest, checked: every staged file present with its recorded size of rows.
 pub fn check_staged(root: &Path) -> Result<Manifest, String> {
     let dir = dataset_dir(root);
-    let path = dir.join(MANIFEST);
-    let bytes = std::fs::read(&path).map_err(|_| format!("{} is missing", path.display()))?;
-    let m: Manifest = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{} is unreadable ({e})", path.display()))?;
+    let m: Manifest = read_manifest(&dir)?;
     for f in &m.files {
         if !dir.join(&f.path).is_file() {
             return Err(format!("{} is missing", dir.join(&f.path).display()));

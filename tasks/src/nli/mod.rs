@@ -6,7 +6,9 @@
 //! * [`model`]: a `BertForSequenceClassification` checkpoint in candle (encoder from
 //!   [`crate::text`], pooler, classifier) and pair tokenisation (max length 128).
 //! * [`evaluate`]: `validation_accuracy` in percent on validation_matched.
-//! * [`train`]: the native baseline: fine-tuning in candle (`--quick`: a smoke run).
+//! * [`train`]: the native baseline: fine-tuning every parameter of BERT in candle.
+//! * [`recipe`]: its recipes (`MLGYM_NLI_BASELINE`: `finetune`, `mlgym`, `head`,
+//!   `quick`).
 //! * [`tiny`]: a tiny random classification checkpoint, for tests and smoke runs.
 //!
 //! The agent's `data/` is `mnli/public/`, into which the staged model is hard-linked as
@@ -16,6 +18,7 @@ pub mod asset;
 pub mod data;
 pub mod evaluate;
 pub mod model;
+pub mod recipe;
 pub mod tiny;
 pub mod train;
 
@@ -24,6 +27,8 @@ use std::path::{Path, PathBuf};
 use crate::definition::TaskDef;
 use crate::evaluator::EvalError;
 use crate::registry::{Hooks, StarterFile, TaskData};
+use crate::staging::replace_dir;
+use crate::text::asset::check_sizes;
 
 /// Task id.
 pub const TASK: &str = "naturalLanguageInferenceMNLI";
@@ -42,59 +47,50 @@ pub fn hooks(def: &TaskDef, starter: &[StarterFile]) -> Option<Hooks> {
 #[derive(Debug)]
 pub struct NliData;
 
-fn not_staged(root: &Path) -> Option<String> {
-    if let Err(why) = data::check_staged(root) {
-        return Some(format!("{why}; {}", data::how_to_stage()));
-    }
-    if let Err(why) = asset::check_staged(root) {
-        return Some(format!("{why}; {}", asset::how_to_stage()));
-    }
-    None
+/// The staged model's manifest once both imports are done; `Err` says which is missing
+/// and how to stage it.
+fn staged(root: &Path) -> Result<asset::Manifest, String> {
+    data::check_staged(root).map_err(|why| format!("{why}; {}", data::how_to_stage()))?;
+    asset::check_staged(root).map_err(|why| format!("{why}; {}", asset::how_to_stage()))
 }
 
 /// Hard-links (or copies) the staged model into `mnli/public/bert-base-uncased/` unless
 /// the same files are already there; replaced atomically by renaming a finished copy.
-fn link_model(root: &Path) -> Result<PathBuf, EvalError> {
+fn link_model(root: &Path, manifest: &asset::Manifest) -> Result<PathBuf, EvalError> {
     let io = |what: &str, p: &Path, e: std::io::Error| {
         EvalError::io(format!("{what} {}", p.display()), e)
     };
     let public = data::dataset_dir(root).join("public");
     let target = public.join(asset::NAME);
     let staged = asset::model_dir(root);
-    let manifest = asset::check_staged(root).map_err(EvalError::DataMissing)?;
-    let same = manifest.files.iter().all(|f| {
-        std::fs::metadata(target.join(&f.name))
-            .map(|m| m.len())
-            .ok()
-            == Some(f.bytes)
-    });
-    if same {
+    if check_sizes(&target, &manifest.files).is_ok() {
         return Ok(public);
     }
-    let tmp = public.join(format!(".{}.link-{}", asset::NAME, std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| io("creating", &tmp, e))?;
-    for f in &manifest.files {
-        let (from, to) = (staged.join(&f.name), tmp.join(&f.name));
-        if std::fs::hard_link(&from, &to).is_err() {
-            std::fs::copy(&from, &to).map_err(|e| io("copying to", &to, e))?;
-        }
-    }
-    let _ = std::fs::remove_dir_all(&target);
-    std::fs::rename(&tmp, &target).map_err(|e| io("renaming to", &target, e))?;
+    replace_dir(
+        &target,
+        |tmp| {
+            std::fs::create_dir_all(tmp).map_err(|e| io("creating", tmp, e))?;
+            for f in &manifest.files {
+                let (from, to) = (staged.join(&f.name), tmp.join(&f.name));
+                if std::fs::hard_link(&from, &to).is_err() {
+                    std::fs::copy(&from, &to).map_err(|e| io("copying to", &to, e))?;
+                }
+            }
+            Ok(())
+        },
+        |p, e| io("replacing", p, e),
+    )?;
     Ok(public)
 }
 
 impl TaskData for NliData {
     fn ready(&self, data_root: &Path) -> bool {
-        not_staged(data_root).is_none()
+        staged(data_root).is_ok()
     }
 
     fn public_dir(&self, data_root: &Path) -> Result<PathBuf, EvalError> {
-        if let Some(why) = not_staged(data_root) {
-            return Err(EvalError::DataMissing(why));
-        }
-        link_model(data_root)
+        let manifest = staged(data_root).map_err(EvalError::DataMissing)?;
+        link_model(data_root, &manifest)
     }
 
     fn how_to_stage(&self) -> String {

@@ -5,13 +5,14 @@
 //! staged bert-base-uncased tokenizer, truncated to 128 tokens (longest first) as MLGym's
 //! evaluator does.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::Tokenizer;
 
-use crate::text::bert::{CONFIG_FILE, PICKLE_FILE, WEIGHTS_FILE};
+use crate::text::bert::load_tokenizer;
+use crate::text::network::Dropout;
 use crate::text::{BertEncoder, ModelDir, TextError};
 
 /// Longest token sequence of a pair (MLGym's `max_length`).
@@ -21,22 +22,7 @@ const BATCH: usize = 32;
 
 /// Loads `tokenizer.json` for sentence pairs: no padding, truncation at [`MAX_LENGTH`].
 pub fn pair_tokenizer(path: &Path) -> Result<Tokenizer, TextError> {
-    pair_tokenizer_with(path, MAX_LENGTH)
-}
-
-/// Loads `tokenizer.json` for sentence pairs truncated at `max_length` tokens.
-pub fn pair_tokenizer_with(path: &Path, max_length: usize) -> Result<Tokenizer, TextError> {
-    let mut t = Tokenizer::from_file(path)
-        .map_err(|e| TextError::format(path, format!("not a tokenizers JSON file ({e})")))?;
-    t.with_padding(None);
-    t.with_truncation(Some(TruncationParams {
-        direction: TruncationDirection::Right,
-        max_length,
-        strategy: TruncationStrategy::LongestFirst,
-        stride: 0,
-    }))
-    .map_err(|e| TextError::format(path, e.to_string()))?;
-    Ok(t)
+    load_tokenizer(path, MAX_LENGTH)
 }
 
 /// One tokenised pair: ids and segment ids.
@@ -106,8 +92,21 @@ impl Head {
 
     /// Logits `[b, labels]` from the encoder's last hidden state `[b, seq, hidden]`.
     pub fn forward(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        self.forward_t(hidden, None)
+    }
+
+    /// [`Head::forward`] with `dropout` on the pooled state in training (as Hugging
+    /// Face's `BertForSequenceClassification`).
+    pub fn forward_t(
+        &self,
+        hidden: &Tensor,
+        dropout: Option<&mut Dropout>,
+    ) -> candle_core::Result<Tensor> {
         let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
-        let pooled = self.pooler.forward(&cls)?.tanh()?;
+        let mut pooled = self.pooler.forward(&cls)?.tanh()?;
+        if let Some(d) = dropout {
+            pooled = d.apply(&pooled)?;
+        }
         self.classifier.forward(&pooled)
     }
 }
@@ -124,37 +123,7 @@ pub struct Classifier {
 /// `model.safetensors` (a pickled `pytorch_model.bin` alone is refused with its fix).
 pub fn open_checkpoint(dir: &Path, tokenizer: &Path) -> Result<ModelDir, TextError> {
     let hint = "save the fine-tuned model with `model.save_pretrained(\"bert_mnli_model\")` (config.json and model.safetensors)";
-    if !dir.is_dir() {
-        return Err(TextError::Missing {
-            path: dir.to_path_buf(),
-            hint: hint.into(),
-        });
-    }
-    let config = dir.join(CONFIG_FILE);
-    if !config.is_file() {
-        return Err(TextError::Missing {
-            path: config,
-            hint: hint.into(),
-        });
-    }
-    let weights = dir.join(WEIGHTS_FILE);
-    if !weights.is_file() {
-        let pickle = dir.join(PICKLE_FILE);
-        if pickle.is_file() {
-            return Err(TextError::NeedsSafetensors { path: pickle });
-        }
-        return Err(TextError::Missing {
-            path: weights,
-            hint: hint.into(),
-        });
-    }
-    Ok(ModelDir {
-        dir: dir.to_path_buf(),
-        config,
-        weights,
-        tokenizer: PathBuf::from(tokenizer),
-        sentence_config: None,
-    })
+    ModelDir::open_checkpoint(dir, tokenizer, hint)
 }
 
 impl Classifier {

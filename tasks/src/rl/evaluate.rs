@@ -13,6 +13,11 @@
 //! (as in MLGym, where both depend on the evaluation seed only). Each (checkpoint, seed)
 //! pair runs on one thread; results never depend on the number of threads.
 //!
+//! Backends: the environments are a [`BatchEnv`] from an [`EnvBackend`]: the CPU's
+//! `VecEnv`, or the CUDA kernels on a leased GPU ([`evaluate_policy_on`]); the network
+//! runs on the CPU either way. Both give environment `i` the same stream, so the scores
+//! are the same bit for bit.
+//!
 //! Numerics: the forward pass is [`crate::rl::nn::mlp::forward`] (first layer skipping
 //! zero inputs, dense hidden layers, f32 with fused multiply-adds in a fixed order), so the
 //! same submission and seed give the same bits on every run and machine with FMA. A row's
@@ -22,12 +27,15 @@
 
 use rayon::prelude::*;
 
-use crate::rl::env::{Breakout, Env, EnvId, MetaMaze, MountainCar};
+use crate::rl::backend::EnvBackend;
+use crate::rl::batch::{BatchEnv, BatchEnvError};
+use crate::rl::env::EnvId;
 use crate::rl::nn::mlp::{forward, Tape};
 use crate::rl::nn::par::Serial;
-use crate::rl::policy::dist::{self, PolicyAction};
+use crate::rl::policy::dist;
 use crate::rl::policy::net::{HeadKind, MlpLayout};
 use crate::rl::policy::LoadedPolicy;
+use crate::rl::vec_env::Parallelism;
 use crate::rng::{splitmix64, Rng};
 
 /// Environments per (checkpoint, seed) pair.
@@ -96,9 +104,22 @@ fn derive(seed: u64, s: u64, purpose: u64) -> u64 {
     splitmix64(&mut st)
 }
 
-/// Runs the protocol on every checkpoint of `policy` in environment `env`. Fails (with a
-/// message naming the checkpoint) when a return is not finite.
+/// Runs the protocol on every checkpoint of `policy` in environment `env`, stepping the
+/// CPU's environments. Fails (with a message naming the checkpoint) when a return is not
+/// finite.
 pub fn evaluate_policy(
+    env: EnvId,
+    policy: &LoadedPolicy,
+    seed: u64,
+    protocol: &Protocol,
+) -> Result<Scores, String> {
+    evaluate_policy_on(&EnvBackend::Cpu, env, policy, seed, protocol)
+}
+
+/// [`evaluate_policy`] with the environments stepped by `backend` (the same draws, so
+/// the same scores wherever the backends step alike; see [`crate::rl::backend`]).
+pub fn evaluate_policy_on(
+    backend: &EnvBackend,
     env: EnvId,
     policy: &LoadedPolicy,
     seed: u64,
@@ -112,25 +133,25 @@ pub fn evaluate_policy(
     let per_job: Vec<Vec<f32>> = jobs
         .par_iter()
         .map(|&(c, s)| {
-            let theta = &policy.checkpoints[c].1;
             let run = RunSpec {
                 layout: &actor,
                 head,
-                theta,
-                env_seed: env_seed(seed, s),
+                theta: &policy.checkpoints[c].1,
                 action_seed: action_seed(seed, s),
-                num_envs: protocol.num_envs,
                 max_frames: protocol.max_frames,
             };
-            match env {
-                EnvId::MetaMaze => first_episode_returns::<MetaMaze>(&Default::default(), &run),
-                EnvId::MountainCarContinuous => {
-                    first_episode_returns::<MountainCar>(&Default::default(), &run)
-                }
-                EnvId::Breakout => first_episode_returns::<Breakout>(&Default::default(), &run),
-            }
+            // Each job runs on one thread: the CPU's batch must not split itself.
+            let mut venv = backend
+                .batch(
+                    env,
+                    protocol.num_envs,
+                    env_seed(seed, s),
+                    Parallelism::Serial,
+                )
+                .map_err(|e| e.to_string())?;
+            first_episode_returns(venv.as_mut(), &run).map_err(|e| e.to_string())
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let per_ckpt = protocol.seeds as usize * protocol.num_envs;
     let returns: Vec<f32> = per_job.into_iter().flatten().collect();
     let mut per_checkpoint = Vec::with_capacity(policy.checkpoints.len());
@@ -167,86 +188,60 @@ struct RunSpec<'a> {
     layout: &'a MlpLayout,
     head: HeadKind,
     theta: &'a [f32],
-    env_seed: u64,
     action_seed: u64,
-    num_envs: usize,
     max_frames: usize,
 }
 
-/// Runs `run.num_envs` environments for up to `run.max_frames` frames and returns each
-/// one's first-episode return (float32 sums, as in MLGym).
-// The slots index six parallel arrays at once; an iterator chain would hide that.
-#[allow(clippy::needless_range_loop)]
-fn first_episode_returns<E: Env>(params: &E::Params, run: &RunSpec<'_>) -> Vec<f32>
-where
-    E::Action: PolicyAction,
-{
-    let n = run.num_envs;
-    let d = E::OBS_DIM;
+/// Runs the environments of `venv` for up to `run.max_frames` frames and returns each
+/// one's first-episode return (float32 sums, as in MLGym). An environment that ended is
+/// no longer run through the network and its rewards are ignored; the batch still steps
+/// it (auto-reset, with its last action), which changes nothing for the others since each
+/// draws from its own stream.
+fn first_episode_returns(
+    venv: &mut dyn BatchEnv,
+    run: &RunSpec<'_>,
+) -> Result<Vec<f32>, BatchEnvError> {
+    let n = venv.num_envs();
+    let d = venv.env_id().obs_dim();
     let k = run.layout.n_out();
-    // Slot j holds environment ids[j]; slots 0..active are still in their first episode.
-    let mut env_rngs: Vec<Rng> = (0..n as u64)
-        .map(|i| Rng::stream(run.env_seed, i))
-        .collect();
     let mut act_rngs: Vec<Rng> = (0..n as u64)
         .map(|i| Rng::stream(run.action_seed, i))
         .collect();
-    let mut states: Vec<E::State> = env_rngs.iter_mut().map(|r| E::reset(params, r)).collect();
-    let mut obs = vec![0.0f32; n * d];
-    for (s, row) in states.iter().zip(obs.chunks_mut(d)) {
-        E::write_obs(params, s, row);
-    }
-    let mut ids: Vec<usize> = (0..n).collect();
-    let mut done = vec![false; n];
+    // The environments still in their first episode, in increasing order.
+    let mut active: Vec<usize> = (0..n).collect();
+    let mut rows = Vec::with_capacity(n * d);
+    let mut samples = vec![0.0f32; n];
     let mut returns = vec![0.0f32; n];
-    let mut active = n;
     let mut tape = Tape::default();
     let mut dedup = Dedup::default();
     for _ in 0..run.max_frames {
-        if active == 0 {
+        if active.is_empty() {
             break;
         }
-        let (x, rows) = dedup.unique_rows(&obs[..active * d], d);
-        forward(run.layout, run.theta, x, rows, true, &mut tape, &Serial);
-        let mut any_done = false;
-        for j in 0..active {
+        let obs = venv.obs();
+        let x: &[f32] = if active.len() == n {
+            obs
+        } else {
+            rows.clear();
+            for &i in &active {
+                rows.extend_from_slice(&obs[i * d..(i + 1) * d]);
+            }
+            &rows
+        };
+        let (x, m) = dedup.unique_rows(x, d);
+        forward(run.layout, run.theta, x, m, true, &mut tape, &Serial);
+        for (j, &i) in active.iter().enumerate() {
             let u = dedup.row_of(j);
-            let a = dist::sample(run.head, &tape.out[u * k..(u + 1) * k], &mut act_rngs[j]);
-            let old = states[j].clone();
-            let tr = E::step(
-                params,
-                &mut states[j],
-                E::Action::from_sample(a),
-                &mut env_rngs[j],
-            );
-            returns[ids[j]] += tr.reward;
-            done[j] = tr.done();
-            if done[j] {
-                any_done = true;
-            } else {
-                E::update_obs(params, &old, &states[j], &mut obs[j * d..(j + 1) * d]);
-            }
+            samples[i] = dist::sample(run.head, &tape.out[u * k..(u + 1) * k], &mut act_rngs[i]);
         }
-        if any_done {
-            // Keep the unfinished environments in slots 0..active, in order.
-            let mut w = 0;
-            for j in 0..active {
-                if done[j] {
-                    continue;
-                }
-                if w != j {
-                    states.swap(w, j);
-                    env_rngs.swap(w, j);
-                    act_rngs.swap(w, j);
-                    ids.swap(w, j);
-                    obs.copy_within(j * d..(j + 1) * d, w * d);
-                }
-                w += 1;
-            }
-            active = w;
+        venv.step_samples(&samples)?;
+        let (rewards, term, trunc) = (venv.rewards(), venv.terminated(), venv.truncated());
+        for &i in &active {
+            returns[i] += rewards[i];
         }
+        active.retain(|&i| !(term[i] || trunc[i]));
     }
-    returns
+    Ok(returns)
 }
 
 /// Finds the distinct rows of a batch, so that each is run through the network once.

@@ -9,6 +9,9 @@
 //! * [`vec_env`]: N environments stepped at once, state stored as a structure of arrays,
 //!   auto-reset like gymnax's `env.step`, one random stream per environment so results do
 //!   not depend on the number of threads.
+//! * [`batch`]: [`BatchEnv`], the interface the evaluator and PPO step environments
+//!   through; [`backend`]: [`EnvBackend`], the CPU's `VecEnv` or the CUDA kernels of
+//!   `mlgym_kernels::cuda_envs` on a leased GPU (same draws, same results).
 //! * [`replay`]: checks the environments against trajectories recorded from gymnax.
 //! * [`policy`]: MLGym's actor-critic networks, the submission format (`config.toml` and
 //!   safetensors checkpoints) and the action distributions; [`nn`]: the matrix kernels,
@@ -19,6 +22,8 @@
 //! Randomness always comes from [`crate::rng::Rng`]; every random draw can also be given
 //! from outside (its outcome), which is how recorded trajectories are replayed exactly.
 
+pub mod backend;
+pub mod batch;
 pub mod env;
 pub mod evaluate;
 pub mod nn;
@@ -29,6 +34,8 @@ mod soa;
 pub mod task;
 pub mod vec_env;
 
+pub use backend::{BackendError, EnvBackend};
+pub use batch::{BatchEnv, BatchEnvError, CpuEnvs, EnvMaker};
 pub use env::{
     ActionSpace, Breakout, BreakoutParams, BreakoutState, Env, EnvId, MetaMaze, MetaMazeParams,
     MetaMazeState, MountainCar, MountainCarParams, MountainCarState, Transition, UnknownEnvError,

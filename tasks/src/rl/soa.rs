@@ -5,6 +5,8 @@
 //! Writing the field list once keeps the three in step: a field added to the state cannot be
 //! forgotten by the vectorised storage.
 
+use crate::rl::env::Env;
+
 /// `soa_layout! { state S, soa V, lanes L { field: Type, ... } }` declares:
 /// * `S`: a struct with those public fields (all `Copy`);
 /// * `V`: one `Vec` per field, with `filled`, `len`, `get`, `set` and `lanes`;
@@ -109,3 +111,31 @@ macro_rules! soa_layout {
 }
 
 pub(crate) use soa_layout;
+
+/// An environment whose states can be stored as a structure of arrays and stepped in
+/// parallel chunks. Implemented by each environment next to its state (with
+/// [`soa_layout!`]); declared here, not in `vec_env`, because this file is shared with the
+/// agent's starter crate, whose `vec_env` is a plain loop of its own.
+pub trait SoaEnv: Env {
+    /// Storage of many states, one array per field.
+    type Soa: Clone + std::fmt::Debug + Send + Sync;
+    /// A mutable view of a contiguous range of the storage.
+    type Lanes<'a>: Send;
+    /// Below this many environments per chunk, splitting costs more than it gains.
+    const PAR_GRAIN: usize;
+
+    /// Storage for `n` environments, all in state `fill`.
+    fn soa_new(n: usize, fill: &Self::State) -> Self::Soa;
+    /// The state of environment `i`.
+    fn soa_get(soa: &Self::Soa, i: usize) -> Self::State;
+    /// Sets the state of environment `i`.
+    fn soa_set(soa: &mut Self::Soa, i: usize, s: &Self::State);
+    /// A view of all environments.
+    fn lanes(soa: &mut Self::Soa) -> Self::Lanes<'_>;
+    /// Splits a view into environments `..mid` and `mid..`.
+    fn split_lanes<'a>(lanes: Self::Lanes<'a>, mid: usize) -> (Self::Lanes<'a>, Self::Lanes<'a>);
+    /// The state of environment `i` of a view.
+    fn load(lanes: &Self::Lanes<'_>, i: usize) -> Self::State;
+    /// Sets the state of environment `i` of a view.
+    fn store(lanes: &mut Self::Lanes<'_>, i: usize, s: &Self::State);
+}

@@ -7,14 +7,19 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::definition::TaskDef;
-use crate::evaluator::{Baseline, BaselineContext, EvalContext, EvalError, Evaluator, Metrics};
+use mlgym_kernels::gpu::GpuDevice;
+
+use crate::evaluator::{
+    Baseline, BaselineContext, ComputeInfo, EvalContext, EvalError, Evaluator, Metrics,
+};
 use crate::registry::{Hooks, StarterFile};
+use crate::rl::backend::EnvBackend;
 use crate::rl::env::EnvId;
-use crate::rl::evaluate::{evaluate_policy, Protocol};
+use crate::rl::evaluate::{evaluate_policy_on, Protocol};
 use crate::rl::policy::checkpoint::{write_checkpoint, CHECKPOINT_DIR, NUM_CHECKPOINTS};
 use crate::rl::policy::config::CONFIG_FILE;
 use crate::rl::policy::{load_submission, PolicyError, RayonPar};
-use crate::rl::ppo::{train_models, PpoConfig, TrainResult};
+use crate::rl::ppo::{train_models_on, PpoConfig, TrainResult};
 
 /// The primary metric.
 pub const REWARD_MEAN: &str = "Reward Mean";
@@ -57,15 +62,44 @@ pub struct RlEvaluator {
     pub env: EnvId,
 }
 
-impl Evaluator for RlEvaluator {
-    fn evaluate(&self, ctx: &EvalContext<'_>) -> Result<Metrics, EvalError> {
+impl RlEvaluator {
+    /// Scores `ctx`'s submission with the environments stepped by `backend`.
+    pub fn evaluate_with(
+        &self,
+        ctx: &EvalContext<'_>,
+        backend: &EnvBackend,
+    ) -> Result<Metrics, EvalError> {
         let policy = load_submission(ctx.submission_dir, self.env, NUM_CHECKPOINTS)?;
-        let scores = evaluate_policy(self.env, &policy, ctx.seed, &Protocol::mlgym(self.env))
+        let protocol = Protocol::mlgym(self.env);
+        let scores = evaluate_policy_on(backend, self.env, &policy, ctx.seed, &protocol)
             .map_err(EvalError::Format)?;
         let mut m = Metrics::new();
         m.insert(REWARD_MEAN.into(), scores.mean);
         m.insert(REWARD_STD.into(), scores.std);
         Ok(m)
+    }
+}
+
+/// The backend for a run's leased `gpus`; a GPU whose kernels cannot run is an error.
+fn backend_for(gpus: &[GpuDevice]) -> Result<EnvBackend, EvalError> {
+    EnvBackend::for_gpus(gpus).map_err(|e| EvalError::Internal(e.to_string()))
+}
+
+impl Evaluator for RlEvaluator {
+    fn evaluate(&self, ctx: &EvalContext<'_>) -> Result<Metrics, EvalError> {
+        self.evaluate_with(ctx, &EnvBackend::Cpu)
+    }
+
+    /// Steps the environments on the first leased GPU (CUDA kernels), on the CPU without
+    /// one; the scores are the same.
+    fn evaluate_on(
+        &self,
+        ctx: &EvalContext<'_>,
+        gpus: &[GpuDevice],
+    ) -> Result<(Metrics, Option<ComputeInfo>), EvalError> {
+        let backend = backend_for(gpus)?;
+        let m = self.evaluate_with(ctx, &backend)?;
+        Ok((m, Some(backend.info())))
     }
 }
 
@@ -88,14 +122,46 @@ pub fn quick_config(env: EnvId) -> PpoConfig {
     c
 }
 
-impl Baseline for PpoBaseline {
-    fn run(&self, ctx: &BaselineContext<'_>) -> Result<(), EvalError> {
+impl PpoBaseline {
+    /// Trains and writes the baseline with the environments stepped by `backend`.
+    pub fn run_with(
+        &self,
+        ctx: &BaselineContext<'_>,
+        backend: &EnvBackend,
+    ) -> Result<(), EvalError> {
         let cfg = if ctx.quick {
             quick_config(self.env)
         } else {
             PpoConfig::mlgym(self.env)
         };
-        write_baseline(self.env, &cfg, ctx.seed, ctx.out_dir, ctx.progress)
+        let (seed, out, progress) = (ctx.seed, ctx.out_dir, ctx.progress);
+        write_baseline_models_on(
+            backend,
+            self.env,
+            &cfg,
+            seed,
+            out,
+            NUM_CHECKPOINTS,
+            progress,
+        )
+    }
+}
+
+impl Baseline for PpoBaseline {
+    fn run(&self, ctx: &BaselineContext<'_>) -> Result<(), EvalError> {
+        self.run_with(ctx, &EnvBackend::Cpu)
+    }
+
+    /// Trains with the environments on the first leased GPU (CUDA kernels), on the CPU
+    /// without one; the trained networks are the same.
+    fn run_on(
+        &self,
+        ctx: &BaselineContext<'_>,
+        gpus: &[GpuDevice],
+    ) -> Result<Option<ComputeInfo>, EvalError> {
+        let backend = backend_for(gpus)?;
+        self.run_with(ctx, &backend)?;
+        Ok(Some(backend.info()))
     }
 }
 
@@ -109,6 +175,32 @@ pub fn write_baseline(
     out_dir: &Path,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), EvalError> {
+    write_baseline_models(env, cfg, seed, out_dir, NUM_CHECKPOINTS, progress)
+}
+
+/// [`write_baseline`] with `models` models instead of the task's five (for hand-run
+/// training experiments; a submission the evaluator scores has exactly five).
+pub fn write_baseline_models(
+    env: EnvId,
+    cfg: &PpoConfig,
+    seed: u64,
+    out_dir: &Path,
+    models: usize,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EvalError> {
+    write_baseline_models_on(&EnvBackend::Cpu, env, cfg, seed, out_dir, models, progress)
+}
+
+/// [`write_baseline_models`] with the environments stepped by `backend`.
+pub fn write_baseline_models_on(
+    backend: &EnvBackend,
+    env: EnvId,
+    cfg: &PpoConfig,
+    seed: u64,
+    out_dir: &Path,
+    models: usize,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EvalError> {
     let io =
         |what: &Path, e: std::io::Error| EvalError::io(format!("writing {}", what.display()), e);
     let cfg_path = out_dir.join(CONFIG_FILE);
@@ -116,8 +208,12 @@ pub fn write_baseline(
     let ckpt_dir = out_dir.join(CHECKPOINT_DIR);
     std::fs::create_dir_all(&ckpt_dir).map_err(|e| io(&ckpt_dir, e))?;
     progress(&format!(
-        "PPO on {env}: {NUM_CHECKPOINTS} models × {} env steps, {} envs, network {}×{}",
-        cfg.num_train_steps, cfg.num_train_envs, cfg.num_hidden_layers, cfg.num_hidden_units
+        "PPO on {env}: {models} models × {} env steps, {} envs, network {}×{}, environments on {}",
+        cfg.num_train_steps,
+        cfg.num_train_envs,
+        cfg.num_hidden_layers,
+        cfg.num_hidden_units,
+        backend.info().device
     ));
     let mut save =
         |i: usize, spec: &crate::rl::policy::NetSpec, r: &TrainResult| -> Result<(), String> {
@@ -130,25 +226,18 @@ pub fn write_baseline(
             let path = ckpt_dir.join(format!("model-{i}.safetensors"));
             write_checkpoint(&path, spec, &r.params, &meta).map_err(|e| e.to_string())?;
             progress(&format!(
-            "model {}/{NUM_CHECKPOINTS} done: {} env steps in {:.1} s ({:.0} steps/s), saved {}",
-            i + 1,
-            r.env_steps,
-            r.seconds,
-            r.env_steps as f64 / r.seconds.max(1e-9),
-            path.display()
-        ));
+                "model {}/{models} done: {} env steps in {:.1} s ({:.0} steps/s), saved {}",
+                i + 1,
+                r.env_steps,
+                r.seconds,
+                r.env_steps as f64 / r.seconds.max(1e-9),
+                path.display()
+            ));
             Ok(())
         };
-    let which: Vec<usize> = (0..NUM_CHECKPOINTS).collect();
-    let results = train_models(
-        env,
-        cfg,
-        seed,
-        &which,
-        NUM_CHECKPOINTS,
-        &RayonPar,
-        progress,
-        &mut save,
+    let which: Vec<usize> = (0..models).collect();
+    let results = train_models_on(
+        backend, env, cfg, seed, &which, models, &RayonPar, progress, &mut save,
     )
     .map_err(EvalError::Internal)?;
     let log_path = out_dir.join("training_log.csv");

@@ -14,37 +14,15 @@
 //! results are the same bit for bit whatever the number of threads. Large batches are split
 //! into chunks stepped on rayon's pool.
 
+use crate::rl::batch::{BatchEnv, BatchEnvError};
 use crate::rl::env::{
-    ActionSpace, Breakout, BreakoutParams, Env, EnvId, MetaMaze, MetaMazeParams, MountainCar,
+    ActionSpace, Breakout, BreakoutParams, EnvId, MetaMaze, MetaMazeParams, MountainCar,
     MountainCarParams,
 };
+use crate::rl::policy::dist::PolicyAction;
 use crate::rng::Rng;
 
-/// An environment whose states can be stored as a structure of arrays and stepped in
-/// parallel chunks. Implemented by each environment next to its state.
-pub trait SoaEnv: Env {
-    /// Storage of many states, one array per field.
-    type Soa: Clone + std::fmt::Debug + Send + Sync;
-    /// A mutable view of a contiguous range of the storage.
-    type Lanes<'a>: Send;
-    /// Below this many environments per chunk, splitting costs more than it gains.
-    const PAR_GRAIN: usize;
-
-    /// Storage for `n` environments, all in state `fill`.
-    fn soa_new(n: usize, fill: &Self::State) -> Self::Soa;
-    /// The state of environment `i`.
-    fn soa_get(soa: &Self::Soa, i: usize) -> Self::State;
-    /// Sets the state of environment `i`.
-    fn soa_set(soa: &mut Self::Soa, i: usize, s: &Self::State);
-    /// A view of all environments.
-    fn lanes(soa: &mut Self::Soa) -> Self::Lanes<'_>;
-    /// Splits a view into environments `..mid` and `mid..`.
-    fn split_lanes<'a>(lanes: Self::Lanes<'a>, mid: usize) -> (Self::Lanes<'a>, Self::Lanes<'a>);
-    /// The state of environment `i` of a view.
-    fn load(lanes: &Self::Lanes<'_>, i: usize) -> Self::State;
-    /// Sets the state of environment `i` of a view.
-    fn store(lanes: &mut Self::Lanes<'_>, i: usize, s: &Self::State);
-}
+pub use crate::rl::soa::SoaEnv;
 
 /// How [`VecEnv::step`] uses threads. Results never depend on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -106,6 +84,8 @@ pub struct VecEnv<E: SoaEnv> {
     terminated: Vec<bool>,
     truncated: Vec<bool>,
     parallelism: Parallelism,
+    /// The actions of [`BatchEnv::step_samples`], kept so that no step allocates.
+    sample_actions: Vec<E::Action>,
 }
 
 /// The part of a batch that one task steps: matching ranges of every buffer.
@@ -242,6 +222,7 @@ impl<E: SoaEnv> VecEnv<E> {
             terminated: vec![false; n],
             truncated: vec![false; n],
             parallelism: Parallelism::Auto,
+            sample_actions: Vec::new(),
         };
         v.reset(seed);
         v
@@ -391,6 +372,47 @@ impl<E: SoaEnv> VecEnv<E> {
     /// The states of all environments, one array per field.
     pub fn states(&self) -> &E::Soa {
         &self.soa
+    }
+}
+
+impl<E: SoaEnv> BatchEnv for VecEnv<E>
+where
+    E::Action: PolicyAction,
+{
+    fn env_id(&self) -> EnvId {
+        E::ID
+    }
+
+    fn num_envs(&self) -> usize {
+        self.n
+    }
+
+    fn obs(&self) -> &[f32] {
+        &self.obs
+    }
+
+    fn rewards(&self) -> &[f32] {
+        &self.rewards
+    }
+
+    fn terminated(&self) -> &[bool] {
+        &self.terminated
+    }
+
+    fn truncated(&self) -> &[bool] {
+        &self.truncated
+    }
+
+    fn step_samples(&mut self, samples: &[f32]) -> Result<(), BatchEnvError> {
+        let mut actions = std::mem::take(&mut self.sample_actions);
+        actions.clear();
+        actions.extend(samples.iter().map(|&x| E::Action::from_sample(x)));
+        let stepped = self.step(&actions);
+        self.sample_actions = actions;
+        stepped.map_err(|_| BatchEnvError::ActionCount {
+            expected: self.n,
+            got: samples.len(),
+        })
     }
 }
 

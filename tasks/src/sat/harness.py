@@ -7,7 +7,7 @@ Runs the pristine solver.py (next to this file) with the submitted heuristic_fn 
 every instance, in order, and reports one JSON object per line on the process's
 original standard output:
 
-  {"event":"loaded","instances":N,"load_cpu":S,"reference":[R,R,R]}
+  {"event":"loaded","instances":N,"load_cpu":S,"reference":[R,...]}
   {"event":"result","i":I,"sat":B,"decisions":D,"cpu":S,"model":"01-..."}
   {"event":"calibration","solve_cpu":S,"reference":R}
   {"event":"error","i":I_or_null,"kind":K,"message":M}   then exit status 3
@@ -16,12 +16,14 @@ original standard output:
 `load_cpu` is this process's CPU time before any submitted code ran; the evaluator
 subtracts it from the sandbox's CPU accounting, so the heuristic's import counts.
 
-Calibration: a fixed reference workload (a private copy of the solver with a fixed
-heuristic on twelve fixed formulas) is timed three times before the heuristic is imported,
-then again after every CALIBRATION_PERIOD_S of solving CPU. `solve_cpu` is the CPU
+Calibration: a short fixed reference workload (a private copy of the solver with a fixed
+heuristic on two fixed formulas, ~18 ms) is timed TRUSTED_SAMPLES times before the
+heuristic is imported, then again after the first instance that ends at least
+CALIBRATION_PERIOD_S of solving CPU after the previous sample. `solve_cpu` is the CPU
 spent since the previous sample; the evaluator scales each stretch by how slow the
 reference ran around it, which cancels most of the effect of other processes
-competing for the machine (and of the machine's speed).
+competing for the machine (and of the machine's speed, which drifts within seconds on
+shared hosts: hence short, frequent samples).
 
 `model` has one character per variable: 1 true, 0 false, - unassigned. Verdicts and
 models are checked natively by the evaluator; nothing here is trusted for correctness.
@@ -38,6 +40,10 @@ import sys
 import threading
 import time
 import traceback
+
+
+# Reference samples taken before submitted code runs (their median is trusted).
+TRUSTED_SAMPLES = 9
 
 
 class InstanceTimeout(BaseException):
@@ -63,7 +69,11 @@ def main():
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    clock = time.process_time
+    # The thread's CPU clock, not the process's: the sandbox sets RLIMIT_CPU, and while a
+    # process-wide CPU limit or timer is armed Linux reads the process clock in whole
+    # ticks (4 ms here), which swamped the short reference samples. Heuristics must
+    # stay on this thread anyway, and the sandbox's own account covers the whole tree.
+    clock = time.thread_time
 
     def emit(obj):
         channel.write(json.dumps(obj, separators=(",", ":")) + "\n")
@@ -88,7 +98,7 @@ def main():
     expected_decisions = []
 
     def reference():
-        # Several small formulas rather than one: the speed of a single small workload
+        # Two formulas rather than one: the speed of a single small workload
         # depends on where its data happens to lie in memory, which differs per process.
         start = clock()
         decisions = 0
@@ -108,7 +118,7 @@ def main():
                  "heuristics must not start threads")
         return spent
 
-    before = [reference() for _ in range(3)]
+    before = [reference() for _ in range(TRUSTED_SAMPLES)]
     emit({"event": "loaded", "instances": len(instances), "load_cpu": clock(), "reference": before})
 
     stretch_start = clock()

@@ -1,15 +1,20 @@
 //! `Time`: CPU seconds of the solver process, calibrated against a reference workload.
 //!
 //! Raw CPU time of a Python process is inflated by whatever else runs on the machine
-//! (cache and scheduler pressure): on a shared 2-vCPU host, five evaluations of the
-//! same heuristic spread by 8–27% (calibrated: 3–4% at moderate load, 6–7% max–min
-//! at a load average of 8–13, every run within 4.2% of the mean). The harness times a
-//! fixed reference workload (the solver with a fixed heuristic on twelve fixed formulas,
-//! ~90 ms) three times before any submitted code runs and again after every
-//! [`CALIBRATION_PERIOD_S`] of solving; each stretch of solving is scaled by
-//! `REFERENCE_CPU_S / r`, where `r` is the median of the reference samples around it.
-//! `Time` is thus in "reference-machine CPU seconds": other load and the machine's speed
-//! largely cancel out.
+//! (cache and scheduler pressure), and a shared VM's speed drifts by 10–30% within
+//! seconds: five evaluations of the same heuristic spread by 11–28% (max−min over
+//! mean). The harness times a short fixed reference workload (the solver with a fixed
+//! heuristic on two fixed formulas, ~18 ms) nine times before any submitted code runs,
+//! and again after the first instance that ends [`CALIBRATION_PERIOD_S`] of solving
+//! after the previous sample; each stretch of solving is scaled by `REFERENCE_CPU_S /
+//! r`, where `r` is the mean of the reference samples just before, just after and after
+//! the next stretch. Sampling often matters more than sampling long, provided the clock
+//! is fine-grained: the harness reads its thread's CPU clock, because under the
+//! sandbox's RLIMIT_CPU Linux reads the process clock in whole 4 ms ticks. With one
+//! 90 ms sample a second on the process clock, five evaluations spread by 6–9%; with
+//! an 18 ms sample every 0.1 s on the thread clock, by 3% at a load average of 5 (the
+//! overhead is the same, ~10% of solving). `Time` is thus in "reference-machine CPU
+//! seconds": other load and the machine's speed largely cancel.
 //!
 //! What is trusted: the total comes from the sandbox's own CPU accounting of the whole
 //! process tree (not from the process), minus the CPU spent before submitted code ran
@@ -20,13 +25,14 @@
 
 use crate::evaluator::EvalError;
 
-/// Solving CPU seconds between two reference samples.
-pub const CALIBRATION_PERIOD_S: f64 = 1.0;
+/// Solving CPU seconds after which the next instance's end is followed by a reference
+/// sample.
+pub const CALIBRATION_PERIOD_S: f64 = 0.1;
 
 /// CPU seconds of the reference workload on the reference machine (2-vCPU AMD EPYC,
-/// Python 3.11, under the typical load of a shared host: median of the trusted samples
-/// of 10 harness runs 0.0927 s), so that `Time` there is close to raw CPU seconds.
-pub const REFERENCE_CPU_S: f64 = 0.093;
+/// Python 3.11, under the typical load of a shared host: median of 2,580 samples over 5
+/// runs 0.0174 s), so that `Time` there is close to raw CPU seconds.
+pub const REFERENCE_CPU_S: f64 = 0.0174;
 
 /// Largest factor by which the calibrated scale may differ from the one measured
 /// before submitted code ran (beyond it, it is clamped).
@@ -88,14 +94,16 @@ pub fn calibrated_time(process_cpu_s: f64, report: &TimingReport) -> Result<f64,
              {accounted:.2} s: heuristic.py must not start processes or change the clocks"
         )));
     }
-    // Each stretch uses the median of the samples before and after it and the next one
-    // (the first "before" is the trusted median), which smooths single-sample outliers.
+    // Each stretch uses the mean of the samples before and after it and the next one
+    // (the first "before" is the trusted median): short samples are noisy one by one,
+    // and the machine's speed changes little over three of them.
     let mut samples = vec![trusted];
     samples.extend(report.stretches.iter().map(|s| s.1));
     let mut weighted = 0.0;
     for (k, stretch) in report.stretches.iter().enumerate() {
         let around = &samples[k..(k + 3).min(samples.len())];
-        weighted += stretch.0 * REFERENCE_CPU_S / median(around);
+        let mean = around.iter().sum::<f64>() / around.len() as f64;
+        weighted += stretch.0 * REFERENCE_CPU_S / mean;
     }
     let trusted_scale = REFERENCE_CPU_S / trusted;
     let scale = if solving > 0.0 {

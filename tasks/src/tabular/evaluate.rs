@@ -82,6 +82,35 @@ pub fn load_answers(spec: &DatasetSpec, data_root: &Path) -> Result<Answers, Eva
 /// At most this many row problems are listed in one message.
 const MAX_LISTED: usize = 5;
 
+/// Reads and parses the CSV submission at `path`; returns the file's name (the prefix of
+/// every message about it) and the table. A missing file is `SubmissionNotFound` and an
+/// empty one a format error, each followed by the caller's advice (`missing`: what to
+/// write where; `empty`: what the file must hold). Shared by every CSV-scored task.
+pub(crate) fn read_csv_submission(
+    path: &Path,
+    missing: &str,
+    empty: &str,
+) -> Result<(String, csv::Table), EvalError> {
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(EvalError::SubmissionNotFound(format!("{file}: {missing}")));
+        }
+        Err(e) => return Err(EvalError::io(format!("reading {}", path.display()), e)),
+    };
+    let table = csv::parse(&bytes).map_err(|e| {
+        EvalError::Format(match e {
+            CsvError::Empty => format!("{file}: the file is empty: {empty}"),
+            other => format!("{file}: {other}"),
+        })
+    })?;
+    Ok((file, table))
+}
+
 /// Reads the submission at `path` and returns one prediction per answer, in the answers'
 /// order. `Err(EvalError::Format)` names every problem found (up to five rows).
 pub fn read_submission(
@@ -90,28 +119,14 @@ pub fn read_submission(
     target: Target,
     answers: &Answers,
 ) -> Result<Vec<f64>, EvalError> {
-    let file = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(EvalError::SubmissionNotFound(format!(
-                "{file}: write your predictions for data/test.csv to {SUBMISSION} in the workspace"
-            )));
-        }
-        Err(e) => return Err(EvalError::io(format!("reading {}", path.display()), e)),
-    };
     let (idc, tc) = (spec.id_column, spec.target_column);
     let n = answers.ids.len();
+    let (file, table) = read_csv_submission(
+        path,
+        &format!("write your predictions for data/test.csv to {SUBMISSION} in the workspace"),
+        &format!("write the header `{idc},{tc}` and one row per {idc} of data/test.csv ({n} rows)"),
+    )?;
     let fmt = |msg: String| EvalError::Format(format!("{file}: {msg}"));
-    let table = csv::parse(&bytes).map_err(|e| match e {
-        CsvError::Empty => fmt(format!(
-            "the file is empty: write the header `{idc},{tc}` and one row per {idc} of data/test.csv ({n} rows)"
-        )),
-        other => fmt(other.to_string()),
-    })?;
     let missing: Vec<&str> = [idc, tc]
         .into_iter()
         .filter(|c| table.column_index(c).is_none())

@@ -22,6 +22,7 @@ use super::bert::{
 };
 use super::embed::SentenceEmbedder;
 use super::TextError;
+use crate::staging::{read_manifest, replace_dir};
 
 /// A pretrained model that can be staged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,15 +86,36 @@ pub struct ImportReport {
 
 const MANIFEST: &str = "manifest.json";
 
-/// SHA-256 and size of a file (the data sets' digest, so that one hashing routine serves).
-fn sha256_file(path: &Path) -> Result<(String, u64), TextError> {
-    match crate::datasets::digest::file_digest(path) {
-        Ok(d) => Ok((d.sha256, d.bytes)),
+/// The manifest entry of the file `name` in `dir`: its size and SHA-256 (the data sets'
+/// digest, so that one hashing routine serves).
+pub(crate) fn staged_file(dir: &Path, name: &str) -> Result<StagedFile, TextError> {
+    let path = dir.join(name);
+    match crate::datasets::digest::file_digest(&path) {
+        Ok(d) => Ok(StagedFile {
+            name: name.to_string(),
+            bytes: d.bytes,
+            sha256: d.sha256,
+        }),
         Err(crate::datasets::DataError::Read { path, source }) => {
             Err(TextError::read(path, source))
         }
         Err(e) => Err(TextError::format(path, e.to_string())),
     }
+}
+
+/// Checks that every file of a staged model's manifest is in `dir` with its recorded size
+/// (a cheap check for every run; `verify` re-hashes); `Err` names the first that is not.
+pub(crate) fn check_sizes(dir: &Path, files: &[StagedFile]) -> Result<(), String> {
+    for f in files {
+        let size = std::fs::metadata(dir.join(&f.name)).map(|m| m.len()).ok();
+        if size != Some(f.bytes) {
+            return Err(format!(
+                "{} is missing or changed",
+                dir.join(&f.name).display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Finds the model directory in `src`: `src` itself, or the one directory below it (at
@@ -174,23 +196,15 @@ impl ModelAsset {
                 self.how_to_stage()
             ))
         };
-        let bytes =
-            std::fs::read(dir.join(MANIFEST)).map_err(|_| not(format!("{MANIFEST} is missing")))?;
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| not(format!("{MANIFEST} is unreadable ({e})")))?;
-        for f in &m.files {
-            let size = std::fs::metadata(dir.join(&f.name)).map(|m| m.len()).ok();
-            if size != Some(f.bytes) {
-                return Err(not(format!("{} is missing or changed", f.name)));
-            }
-        }
+        let m: Manifest = read_manifest(&dir).map_err(&not)?;
+        check_sizes(&dir, &m.files).map_err(not)?;
         Ok(dir)
     }
 
     /// Stages the model found in `src` (see the module docs) under `root`.
     pub fn import(&self, src: &Path, root: &Path) -> Result<ImportReport, TextError> {
         let model = ModelDir::open(&find_model_dir(src)?)?;
-        let (sha, _) = sha256_file(&model.weights)?;
+        let sha = staged_file(&model.dir, WEIGHTS_FILE)?.sha256;
         if sha != self.weights_sha256 {
             return Err(TextError::format(
                 &model.weights,
@@ -204,42 +218,30 @@ impl ModelAsset {
         if model.sentence_config.is_some() {
             names.push(SENTENCE_CONFIG_FILE);
         }
-        let mut files = Vec::new();
-        for n in &names {
-            let (sha256, bytes) = sha256_file(&model.dir.join(n))?;
-            files.push(StagedFile {
-                name: n.to_string(),
-                bytes,
-                sha256,
-            });
-        }
+        let files = names
+            .iter()
+            .map(|n| staged_file(&model.dir, n))
+            .collect::<Result<Vec<_>, _>>()?;
         let manifest = Manifest {
             model: self.name.to_string(),
             source: model.dir.display().to_string(),
             files,
         };
         let dir = self.dir(root);
-        if let Ok(bytes) = std::fs::read(dir.join(MANIFEST)) {
-            if let Ok(old) = serde_json::from_slice::<Manifest>(&bytes) {
-                if old.files == manifest.files && self.check_staged(root).is_ok() {
-                    return Ok(ImportReport {
-                        dir,
-                        changed: false,
-                        manifest: old,
-                    });
-                }
+        if let Ok(old) = read_manifest::<Manifest>(&dir) {
+            if old.files == manifest.files && check_sizes(&dir, &old.files).is_ok() {
+                return Ok(ImportReport {
+                    dir,
+                    changed: false,
+                    manifest: old,
+                });
             }
         }
-        std::fs::create_dir_all(root).map_err(|e| TextError::write(root, e))?;
-        let tmp = root.join(format!(".{}.import-{}", self.name, std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        let staged = self.stage_into(&model.dir, &tmp, &names, &manifest);
-        if let Err(e) = staged {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&tmp, &dir).map_err(|e| TextError::write(&dir, e))?;
+        replace_dir(
+            &dir,
+            |tmp| self.stage_into(&model.dir, tmp, &names, &manifest),
+            |p, e| TextError::write(p, e),
+        )?;
         Ok(ImportReport {
             dir,
             changed: true,

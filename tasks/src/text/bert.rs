@@ -1,5 +1,5 @@
-//! A BERT encoder (candle-transformers' `BertModel`) loaded from a Hugging Face model
-//! directory: `config.json` (the architecture), `model.safetensors` (the weights, with
+//! A BERT encoder ([`super::network::Bert`], equal to candle-transformers' `BertModel`
+//! and differentiable throughout) loaded from a Hugging Face model directory: `config.json` (the architecture), `model.safetensors` (the weights, with
 //! or without a `bert.` prefix) and `tokenizer.json` (read by [`super::embed`]).
 //!
 //! Runs on the CPU in f32 (weights stored as f16/bf16 are widened on load). The weights
@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use super::network::Bert;
 use super::TextError;
 
 /// The architecture file.
@@ -45,43 +47,52 @@ impl ModelDir {
     /// `tokenizer.json`.
     pub fn open(dir: &Path) -> Result<ModelDir, TextError> {
         let hint = "a BERT model directory needs config.json, model.safetensors and tokenizer.json (the files of the model's Hugging Face repository)";
-        if !dir.is_dir() {
+        let mut model = Self::open_checkpoint(dir, &dir.join(TOKENIZER_FILE), hint)?;
+        if !model.tokenizer.is_file() {
             return Err(TextError::Missing {
-                path: dir.to_path_buf(),
+                path: model.tokenizer,
                 hint: hint.into(),
             });
         }
-        let need = |name: &str| {
-            let p = dir.join(name);
-            if p.is_file() {
-                Ok(p)
-            } else {
-                Err(TextError::Missing {
-                    path: p,
-                    hint: hint.into(),
-                })
-            }
+        model.sentence_config = Some(dir.join(SENTENCE_CONFIG_FILE)).filter(|p| p.is_file());
+        Ok(model)
+    }
+
+    /// Checks that `dir` holds a checkpoint (`config.json` and `model.safetensors`; a
+    /// `pytorch_model.bin` alone is refused with [`TextError::NeedsSafetensors`]) whose
+    /// text is tokenised with `tokenizer`, which is not checked here (e.g. a fine-tuned
+    /// model scored with the staged base model's tokenizer). `hint` says how to produce
+    /// a missing file.
+    pub fn open_checkpoint(
+        dir: &Path,
+        tokenizer: &Path,
+        hint: &str,
+    ) -> Result<ModelDir, TextError> {
+        let missing = |path: PathBuf| TextError::Missing {
+            path,
+            hint: hint.into(),
         };
-        let config = need(CONFIG_FILE)?;
+        if !dir.is_dir() {
+            return Err(missing(dir.to_path_buf()));
+        }
+        let config = dir.join(CONFIG_FILE);
+        if !config.is_file() {
+            return Err(missing(config));
+        }
         let weights = dir.join(WEIGHTS_FILE);
         if !weights.is_file() {
             let pickle = dir.join(PICKLE_FILE);
             if pickle.is_file() {
                 return Err(TextError::NeedsSafetensors { path: pickle });
             }
-            return Err(TextError::Missing {
-                path: weights,
-                hint: hint.into(),
-            });
+            return Err(missing(weights));
         }
-        let tokenizer = need(TOKENIZER_FILE)?;
-        let sentence_config = Some(dir.join(SENTENCE_CONFIG_FILE)).filter(|p| p.is_file());
         Ok(ModelDir {
             dir: dir.to_path_buf(),
             config,
             weights,
-            tokenizer,
-            sentence_config,
+            tokenizer: tokenizer.to_path_buf(),
+            sentence_config: None,
         })
     }
 
@@ -115,6 +126,24 @@ impl ModelDir {
         }
         Ok(config)
     }
+}
+
+/// Loads `tokenizer.json` for per-batch padding: the file's own padding is dropped (e.g.
+/// all-MiniLM-L6-v2 ships "pad to 128"), and texts (or pairs, longest first) are
+/// truncated at `max_length` tokens, special tokens included — what sentence-transformers
+/// and MLGym's MNLI evaluator do.
+pub fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, TextError> {
+    let mut t = Tokenizer::from_file(path)
+        .map_err(|e| TextError::format(path, format!("not a tokenizers JSON file ({e})")))?;
+    t.with_padding(None);
+    t.with_truncation(Some(TruncationParams {
+        direction: TruncationDirection::Right,
+        max_length,
+        strategy: TruncationStrategy::LongestFirst,
+        stride: 0,
+    }))
+    .map_err(|e| TextError::format(path, e.to_string()))?;
+    Ok(t)
 }
 
 /// The word-embedding table's name, with the prefixes checkpoints use.
@@ -153,7 +182,7 @@ fn check_weights(path: &Path, bytes: &[u8], config: &Config) -> Result<(), TextE
 
 /// A BERT encoder: token ids → the last hidden state.
 pub struct BertEncoder {
-    model: BertModel,
+    model: Bert,
     config: Config,
     device: Device,
 }
@@ -184,7 +213,7 @@ impl BertEncoder {
         let device = Device::Cpu;
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
             .map_err(|e| TextError::format(&dir.weights, e.to_string()))?;
-        let model = BertModel::load(vb.clone(), &config).map_err(|e| {
+        let model = Bert::load(vb.clone(), &config).map_err(|e| {
             TextError::format(
                 &dir.weights,
                 format!("does not hold the BERT encoder that config.json describes: {e}"),
@@ -226,6 +255,6 @@ impl BertEncoder {
     ) -> Result<Tensor, TextError> {
         Ok(self
             .model
-            .forward(input_ids, token_type_ids, Some(attention_mask))?)
+            .forward(input_ids, token_type_ids, attention_mask)?)
     }
 }

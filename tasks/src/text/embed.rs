@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use candle_core::Tensor;
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::Tokenizer;
 
-use super::bert::{BertEncoder, ModelDir};
+use super::bert::{load_tokenizer, BertEncoder, ModelDir};
 use super::TextError;
 
 /// sentence-transformers' `max_seq_length` when the model directory does not say
@@ -45,12 +45,7 @@ impl SentenceEmbedder {
             max_seq_length = sc.max_seq_length.unwrap_or(max_seq_length);
         }
         let max_seq_length = max_seq_length.clamp(2, config.max_position_embeddings.max(2));
-        let mut tokenizer = Tokenizer::from_file(&files.tokenizer).map_err(|e| {
-            TextError::format(
-                &files.tokenizer,
-                format!("not a tokenizers JSON file ({e})"),
-            )
-        })?;
+        let tokenizer = load_tokenizer(&files.tokenizer, max_seq_length)?;
         let vocab = tokenizer.get_vocab_size(true);
         if vocab > config.vocab_size {
             return Err(TextError::format(
@@ -61,17 +56,6 @@ impl SentenceEmbedder {
                 ),
             ));
         }
-        // The file's own padding/truncation (all-MiniLM-L6-v2 ships "pad to 128") is not
-        // what sentence-transformers does: pad per batch, truncate at max_seq_length.
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                direction: TruncationDirection::Right,
-                max_length: max_seq_length,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-            }))
-            .map_err(|e| TextError::format(&files.tokenizer, e.to_string()))?;
         Ok(SentenceEmbedder {
             encoder,
             tokenizer,

@@ -2,12 +2,20 @@
 //! directory, and sentence embeddings computed from it the way sentence-transformers
 //! does (mean pooling over the attention mask, then L2 normalisation).
 //!
-//! * [`bert`]: the model directory (`config.json`, `model.safetensors`, `tokenizer.json`)
-//!   and the encoder ([`bert::BertEncoder`]): token ids → last hidden state. Reusable by
-//!   any BERT task (e.g. MNLI fine-tuning).
+//! * [`bert`]: the model directory (`config.json`, `model.safetensors`, `tokenizer.json`;
+//!   [`bert::ModelDir::open_checkpoint`] for a fine-tuned checkpoint scored with another
+//!   model's tokenizer), the tokenizer as batches need it ([`bert::load_tokenizer`]) and
+//!   the encoder ([`bert::BertEncoder`]): token ids → last hidden state. Reusable by any
+//!   BERT task (e.g. MNLI fine-tuning).
+//! * [`network`]: BERT's embeddings and layers in candle operations that all have
+//!   backward passes (LayerNorm from [`layer_norm`], a custom op equal to candle's fused
+//!   one): one forward for evaluation and full fine-tuning, with optional seeded dropout.
+//! * [`trainable`]: a checkpoint's tensors as trainable variables (canonical names, new
+//!   heads drawn from the seed), for fine-tuning.
 //! * [`embed`]: [`embed::SentenceEmbedder`]: texts → unit vectors, and [`embed::cosine`].
 //! * [`asset`]: the staged all-MiniLM-L6-v2 model (`mlgym data import all-minilm-l6-v2
-//!   DIR`): import, checks, where it lives under the data root.
+//!   DIR`): import, checks, where it lives under the data root; its manifest entries
+//!   ([`asset::StagedFile`]) also serve the staged bert-base-uncased.
 //! * [`tiny`]: a tiny random BERT with a small WordPiece vocabulary, written on demand
 //!   for tests and smoke runs that must not depend on a downloaded model.
 //!
@@ -16,7 +24,10 @@
 pub mod asset;
 pub mod bert;
 pub mod embed;
+pub mod layer_norm;
+pub mod network;
 pub mod tiny;
+pub mod trainable;
 
 use std::path::PathBuf;
 

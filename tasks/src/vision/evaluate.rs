@@ -12,7 +12,7 @@ use std::path::Path;
 use super::data::load_test_labels;
 use crate::datasets::registry::DatasetSpec;
 use crate::evaluator::{EvalContext, EvalError, Evaluator, Metrics};
-use crate::tabular::csv::{self, CsvError};
+use crate::tabular::evaluate::read_csv_submission;
 
 /// The submission file, relative to the workspace.
 pub const SUBMISSION: &str = "submission.csv";
@@ -31,26 +31,12 @@ fn parse_label(s: &str) -> Option<i64> {
 
 /// Reads the predicted labels of `path`, expecting `n` rows of class ids below `classes`.
 pub fn read_submission(path: &Path, n: usize, classes: usize) -> Result<Vec<u8>, EvalError> {
-    let file = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(EvalError::SubmissionNotFound(format!(
-                "{file}: write one predicted label per image of data/test_images.npy ({n} rows under the header `label`) to {SUBMISSION} in the workspace"
-            )))
-        }
-        Err(e) => return Err(EvalError::io(format!("reading {}", path.display()), e)),
-    };
+    let (file, table) = read_csv_submission(
+        path,
+        &format!("write one predicted label per image of data/test_images.npy ({n} rows under the header `label`) to {SUBMISSION} in the workspace"),
+        &format!("write the header `label` and {n} rows, one per test image"),
+    )?;
     let fmt = |m: String| EvalError::Format(format!("{file}: {m}"));
-    let table = csv::parse(&bytes).map_err(|e| match e {
-        CsvError::Empty => fmt(format!(
-            "the file is empty: write the header `label` and {n} rows, one per test image"
-        )),
-        other => fmt(other.to_string()),
-    })?;
     let Some(col) = table.column_index("label") else {
         let hint = if table.header.iter().all(|h| parse_label(h.trim()).is_some()) {
             "the first line holds data: add the header line `label`"

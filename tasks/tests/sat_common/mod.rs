@@ -129,9 +129,21 @@ pub fn evaluate_with(
         .prefix("mlgym-sat-test")
         .tempdir()
         .unwrap();
-    let sub = work.path().join("submission");
-    let scratch = work.path().join("scratch");
-    for d in [work.path(), &sub, &scratch] {
+    with_context(work.path(), cfg, heuristic, |ctx| evaluator.evaluate(ctx))
+}
+
+/// Calls `f` with the 3SATTime evaluation context of a submission holding `heuristic`
+/// (none: an empty submission), in `work/submission` and `work/scratch`, seed 7. The
+/// directories are world-readable: the sandboxed heuristic may run as another user.
+pub fn with_context<R>(
+    work: &Path,
+    cfg: &AgentCodeConfig,
+    heuristic: Option<&str>,
+    f: impl FnOnce(&EvalContext) -> R,
+) -> R {
+    let sub = work.join("submission");
+    let scratch = work.join("scratch");
+    for d in [work, &sub, &scratch] {
         std::fs::create_dir_all(d).unwrap();
         set_mode(d, 0o755);
     }
@@ -140,20 +152,25 @@ pub fn evaluate_with(
         set_mode(&sub.join("heuristic.py"), 0o644);
     }
     let task = &registry::get("3SATTime").unwrap().def;
-    let ctx = EvalContext {
+    f(&EvalContext {
         task,
         submission_dir: &sub,
         scratch_dir: &scratch,
-        data_root: work.path(),
+        data_root: work,
         seed: 7,
         agent_code: cfg,
-    };
-    evaluator.evaluate(&ctx)
+    })
 }
 
 pub fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// An evaluator of the first 3 instances of [`subset`] under `limits`: enough to see a
+/// limit hit without the cost of a full set.
+pub fn three_instance_evaluator(limits: SatLimits) -> SatEvaluator {
+    SatEvaluator::with_instances(solver_py(), subset()[..3].to_vec(), limits)
 }
 
 pub fn subset_evaluator(instances: Vec<Instance>) -> SatEvaluator {

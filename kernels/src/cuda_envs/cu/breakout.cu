@@ -186,8 +186,7 @@ MLGYM_DEV int br_reset_draw(const MlgymEnvArgs& a, u32 lane, MlgymRng* rng) {
 }
 
 MLGYM_KERNEL(mlgym_breakout_reset) {
-    MlgymRng rng = (a.flags & MLGYM_FLAG_RESEED) ? mlgym_rng_stream(a.seed, lane)
-                                                 : mlgym_rng_load(a, lane);
+    MlgymRng rng = mlgym_reset_rng(a, lane);
     BrState s = br_reset(br_reset_draw(a, lane, &rng));
     br_write_obs(s, a.obs + (u64)lane * BR_OBS);
     br_store(a, lane, s);

@@ -135,6 +135,12 @@ MLGYM_DEV MlgymRng mlgym_rng_load(const MlgymEnvArgs& a, u32 lane) {
     return r;
 }
 
+// The generator a reset kernel draws from: lane `lane`'s fresh stream of `a.seed` when the
+// host asked for a reseed (MLGYM_FLAG_RESEED), else the lane's stored state.
+MLGYM_DEV MlgymRng mlgym_reset_rng(const MlgymEnvArgs& a, u32 lane) {
+    return (a.flags & MLGYM_FLAG_RESEED) ? mlgym_rng_stream(a.seed, lane) : mlgym_rng_load(a, lane);
+}
+
 MLGYM_DEV void mlgym_rng_store(const MlgymEnvArgs& a, u32 lane, const MlgymRng& r) {
     u64 n = a.n;
     a.rng[lane] = r.s0;

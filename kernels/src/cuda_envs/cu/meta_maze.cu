@@ -106,8 +106,7 @@ MLGYM_DEV void mm_step(const MlgymEnvArgs& a, u32 lane, MmState* s, int action,
 }
 
 MLGYM_KERNEL(mlgym_meta_maze_reset) {
-    MlgymRng rng = (a.flags & MLGYM_FLAG_RESEED) ? mlgym_rng_stream(a.seed, lane)
-                                                 : mlgym_rng_load(a, lane);
+    MlgymRng rng = mlgym_reset_rng(a, lane);
     int k = a.reset_draw_i ? a.reset_draw_i[lane] : (int)mlgym_below(&rng, MM_FREE);
     MmState s = mm_reset(k);
     mm_write_obs(a, s, a.obs + (u64)lane * MM_OBS);

@@ -128,8 +128,7 @@ MLGYM_DEV void mc_step(const MlgymEnvArgs& a, McState* s, float action, float* r
 }
 
 MLGYM_KERNEL(mlgym_mountain_car_reset) {
-    MlgymRng rng = (a.flags & MLGYM_FLAG_RESEED) ? mlgym_rng_stream(a.seed, lane)
-                                                 : mlgym_rng_load(a, lane);
+    MlgymRng rng = mlgym_reset_rng(a, lane);
     McState s = mc_reset(mc_reset_draw(a, lane, &rng));
     mc_write_obs(s, a.obs + (u64)lane * MC_OBS);
     mc_store(a, lane, s);

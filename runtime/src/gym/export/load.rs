@@ -1,13 +1,13 @@
 //! Finding episodes on disk and reading them, from our run directories and MLGym
 //! `.traj` files alike.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use mlgym_tasks::Direction;
 use serde_json::Value;
 
 use super::{io, parse_err, ExportError, Message, Metadata, Record};
+use crate::report::collect::{is_traj_name, parse_json_lenient, read_text_maybe_gz};
 
 /// An input found on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,8 +19,9 @@ pub enum Source {
 }
 
 fn is_traj(p: &Path) -> bool {
-    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    n.ends_with(".traj") || n.ends_with(".traj.gz")
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(is_traj_name)
 }
 
 /// Finds the episodes under `paths`, in a stable order.
@@ -99,16 +100,7 @@ fn primary(task: &str) -> Option<(String, Direction, Option<f64>)> {
 }
 
 fn read_text(path: &Path) -> Result<String, ExportError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut s)
-            .map_err(io(path))?;
-        Ok(s)
-    } else {
-        String::from_utf8(bytes).map_err(|_| parse_err(path, "not UTF-8 text"))
-    }
+    read_text_maybe_gz(path).map_err(io(path))
 }
 
 fn messages_of(history: &[Value]) -> Vec<Message> {
@@ -145,7 +137,8 @@ struct Parsed {
 }
 
 fn parse_traj_doc(path: &Path, text: &str) -> Result<(Vec<Value>, Value, usize), ExportError> {
-    let doc: Value = serde_json::from_str(text)
+    // MLGym's `json.dump` writes bare NaN/Infinity (e.g. a failed score); read them as null.
+    let doc: Value = parse_json_lenient(text)
         .map_err(|e| parse_err(path, format!("not a .traj JSON document: {e}")))?;
     let history = doc
         .get("history")

@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::{oneshot, watch};
 
 use super::attach;
-use super::registry::{Command, Registry, SlotError};
+use super::registry::{Command, Registry, Slot, SlotError};
 use crate::gym::env::{GymConfig, GymError, StepRequest};
 use crate::gym::reward::RewardKind;
 
@@ -287,10 +287,7 @@ async fn status(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let slot = app
-        .registry
-        .get(&id)
-        .ok_or_else(|| ApiError::unknown_episode(&id))?;
+    let slot = open_slot(&app, &id)?;
     Ok(Json(json!(slot.status())))
 }
 
@@ -305,18 +302,44 @@ async fn answer<T>(id: &str, rx: oneshot::Receiver<Result<T, GymError>>) -> Resu
     }
 }
 
+/// Sends the command `make` builds to the episode's thread and awaits its reply; an
+/// episode whose thread has ended is unknown (404).
+async fn ask<T>(
+    slot: &Slot,
+    id: &str,
+    make: impl FnOnce(oneshot::Sender<Result<T, GymError>>) -> Command,
+) -> Result<T, ApiError> {
+    let (reply, rx) = oneshot::channel();
+    if !slot.send(make(reply)) {
+        return Err(ApiError::unknown_episode(id));
+    }
+    answer(id, rx).await
+}
+
+/// The open episode `id`, or 404.
+fn open_slot(app: &AppState, id: &str) -> Result<Arc<Slot>, ApiError> {
+    app.registry
+        .get(id)
+        .ok_or_else(|| ApiError::unknown_episode(id))
+}
+
+/// Checks that the request's `task` is in the registry (422 with the registry's reason).
+fn known_task(task: &str) -> Result<(), ApiError> {
+    mlgym_tasks::registry::get(task).map(|_| ()).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("field `task`: {e}"),
+        )
+    })
+}
+
 async fn create(
     State(app): State<AppState>,
     body: JsonBody<CreateRequest>,
 ) -> Result<Response, ApiError> {
     not_shutting_down(&app)?;
     let req = required(body, "{\"task\": \"battleOfSexes\", \"seed\": 0}")?;
-    mlgym_tasks::registry::get(&req.task).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("field `task`: {e}"),
-        )
-    })?;
+    known_task(&req.task)?;
     let mut cfg = app.template.clone();
     if let Some(m) = req.max_steps {
         if m == 0 || m > MAX_STEPS_LIMIT {
@@ -366,29 +389,14 @@ async fn reset(
     body: JsonBody<ResetRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     not_shutting_down(&app)?;
-    let slot = app
-        .registry
-        .get(&id)
-        .ok_or_else(|| ApiError::unknown_episode(&id))?;
+    let slot = open_slot(&app, &id)?;
     let req = body.0.unwrap_or_default();
     let current = slot.status();
     let task = req.task.unwrap_or(current.task);
-    mlgym_tasks::registry::get(&task).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("field `task`: {e}"),
-        )
-    })?;
+    known_task(&task)?;
     let _busy = slot.enter();
-    let (reply, rx) = oneshot::channel();
-    if !slot.send(Command::Reset {
-        task,
-        seed: req.seed.unwrap_or(current.seed),
-        reply,
-    }) {
-        return Err(ApiError::unknown_episode(&id));
-    }
-    let out = answer(&id, rx).await?;
+    let seed = req.seed.unwrap_or(current.seed);
+    let out = ask(&slot, &id, |reply| Command::Reset { task, seed, reply }).await?;
     Ok(Json(
         json!({ "id": id, "system": out.system, "observation": out.observation, "info": out.info }),
     ))
@@ -400,20 +408,13 @@ async fn step(
     body: JsonBody<StepRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     not_shutting_down(&app)?;
-    let slot = app
-        .registry
-        .get(&id)
-        .ok_or_else(|| ApiError::unknown_episode(&id))?;
+    let slot = open_slot(&app, &id)?;
     let request = required(
         body,
         "{\"action\": \"ls\"} or {\"response\": \"<the model's raw response>\"}",
     )?;
     let _busy = slot.enter();
-    let (reply, rx) = oneshot::channel();
-    if !slot.send(Command::Step { request, reply }) {
-        return Err(ApiError::unknown_episode(&id));
-    }
-    let t = answer(&id, rx).await?;
+    let t = ask(&slot, &id, |reply| Command::Step { request, reply }).await?;
     Ok(Json(
         json!({ "id": id, "observation": t.observation, "reward": t.reward, "done": t.done, "info": t.info }),
     ))
@@ -427,14 +428,12 @@ async fn close(
         .registry
         .remove(&id)
         .ok_or_else(|| ApiError::unknown_episode(&id))?;
-    let (reply, rx) = oneshot::channel();
-    if !slot.send(Command::Close {
+    let closed = ask(&slot, &id, |reply| Command::Close {
         status: crate::gym::env::CLOSED_BY_CLIENT.into(),
         reply: Some(reply),
-    }) {
-        return Err(ApiError::unknown_episode(&id));
-    }
-    match answer(&id, rx).await? {
+    })
+    .await?;
+    match closed {
         Some(c) => Ok(Json(
             json!({ "id": id, "exit_status": c.exit_status, "info": c.info }),
         )),
@@ -446,10 +445,7 @@ async fn keepalive(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let slot = app
-        .registry
-        .get(&id)
-        .ok_or_else(|| ApiError::unknown_episode(&id))?;
+    let slot = open_slot(&app, &id)?;
     drop(slot.enter());
     Ok(Json(
         json!({ "id": id, "idle_timeout_s": app.idle_timeout.as_secs_f64() }),

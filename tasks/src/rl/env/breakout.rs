@@ -57,20 +57,7 @@ const FLIP_Y: [i32; 4] = [3, 2, 1, 0];
 /// Direction after hitting the paddle's far side: the ball reverses along its diagonal.
 const REVERSE: [i32; 4] = [2, 3, 0, 1];
 
-/// gymnax's `EnvParams` for Breakout.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BreakoutParams {
-    /// Time limit (1000).
-    pub max_steps_in_episode: i32,
-}
-
-impl Default for BreakoutParams {
-    fn default() -> Self {
-        BreakoutParams {
-            max_steps_in_episode: 1000,
-        }
-    }
-}
+pub use super::params::BreakoutParams;
 
 soa_layout! {
     /// gymnax's Breakout `EnvState`. Positions are grid cells, `ball_dir` is in `0..4`.

@@ -140,29 +140,7 @@ fn free_at(y: i32, x: i32) -> bool {
     FREE[cell(y, x)]
 }
 
-/// gymnax's `EnvParams` for MetaMaze.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MetaMazeParams {
-    /// Reward for reaching the goal (10.0).
-    pub reward: f32,
-    /// Added to the reward when the move hits a wall (0.0).
-    pub punishment: f32,
-    /// Observe `2t/100 − 1` instead of the raw step count (false).
-    pub normalize_time: bool,
-    /// Time limit (200).
-    pub max_steps_in_episode: i32,
-}
-
-impl Default for MetaMazeParams {
-    fn default() -> Self {
-        MetaMazeParams {
-            reward: 10.0,
-            punishment: 0.0,
-            normalize_time: false,
-            max_steps_in_episode: 200,
-        }
-    }
-}
+pub use super::params::MetaMazeParams;
 
 soa_layout! {
     /// gymnax's MetaMaze `EnvState` (`pos` and `goal` are `[y, x]` there).

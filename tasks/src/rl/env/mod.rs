@@ -15,6 +15,7 @@ use crate::rng::Rng;
 pub mod breakout;
 pub mod meta_maze;
 pub mod mountain_car;
+pub mod params;
 
 pub use breakout::{Breakout, BreakoutParams, BreakoutState};
 pub use meta_maze::{MetaMaze, MetaMazeParams, MetaMazeState};

@@ -17,47 +17,7 @@ pub const RESET_LOW: f32 = -0.6;
 /// Upper end of the initial position's uniform draw.
 pub const RESET_HIGH: f32 = -0.4;
 
-/// gymnax's `EnvParams` for MountainCarContinuous (values are float32, as inside JAX).
-#[derive(Clone, Debug, PartialEq)]
-pub struct MountainCarParams {
-    /// Lower clip of the force (−1).
-    pub min_action: f32,
-    /// Upper clip of the force (1).
-    pub max_action: f32,
-    /// Left wall (−1.2).
-    pub min_position: f32,
-    /// Right wall (0.6).
-    pub max_position: f32,
-    /// Speed limit (0.07).
-    pub max_speed: f32,
-    /// Position at which the episode ends (0.45).
-    pub goal_position: f32,
-    /// Minimum velocity at the goal (0.0).
-    pub goal_velocity: f32,
-    /// Force multiplier (0.0015).
-    pub power: f32,
-    /// Gravity multiplier (0.0025).
-    pub gravity: f32,
-    /// Time limit (999).
-    pub max_steps_in_episode: i32,
-}
-
-impl Default for MountainCarParams {
-    fn default() -> Self {
-        MountainCarParams {
-            min_action: -1.0,
-            max_action: 1.0,
-            min_position: -1.2,
-            max_position: 0.6,
-            max_speed: 0.07,
-            goal_position: 0.45,
-            goal_velocity: 0.0,
-            power: 0.0015,
-            gravity: 0.0025,
-            max_steps_in_episode: 999,
-        }
-    }
-}
+pub use super::params::MountainCarParams;
 
 soa_layout! {
     /// gymnax's MountainCarContinuous `EnvState`.

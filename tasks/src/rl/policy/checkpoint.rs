@@ -183,12 +183,7 @@ pub fn encode(
     let tensors = spec.tensors();
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|t| {
-            params[t.offset..t.offset + t.len()]
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect()
-        })
+        .map(|t| le_bytes(&params[t.offset..t.offset + t.len()]))
         .collect();
     let mut views = Vec::with_capacity(tensors.len());
     for (t, b) in tensors.iter().zip(&bytes) {
@@ -201,6 +196,11 @@ pub fn encode(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
+}
+
+/// `values` as safetensors' little-endian F32 payload.
+fn le_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Writes `params` as the checkpoint file `path`.
@@ -253,20 +253,14 @@ mod tests {
     fn critic_may_be_left_out_but_not_half_of_it() {
         let (spec, cfg) = setup();
         let params = spec.init(&mut Rng::new(1));
-        let actor_only = NetSpec { ..spec };
-        let tensors: Vec<_> = actor_only
+        let tensors: Vec<_> = spec
             .tensors()
             .into_iter()
             .filter(|t| !t.name.starts_with("critic"))
             .collect();
         let bytes: Vec<Vec<u8>> = tensors
             .iter()
-            .map(|t| {
-                params[t.offset..t.offset + t.len()]
-                    .iter()
-                    .flat_map(|v| v.to_le_bytes())
-                    .collect()
-            })
+            .map(|t| le_bytes(&params[t.offset..t.offset + t.len()]))
             .collect();
         let views: Vec<_> = tensors
             .iter()
@@ -285,10 +279,7 @@ mod tests {
         assert!(got[..first_actor].iter().all(|&v| v == 0.0));
         let mut half = views;
         let k = spec.tensors()[0].clone();
-        let kb: Vec<u8> = params[..k.len()]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let kb = le_bytes(&params[..k.len()]);
         half.push((
             k.name.clone(),
             TensorView::new(Dtype::F32, k.shape.clone(), &kb).unwrap(),

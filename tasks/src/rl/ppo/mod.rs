@@ -13,4 +13,7 @@ pub mod schedule;
 pub mod train;
 
 pub use config::PpoConfig;
-pub use train::{train_env, train_models, CurvePoint, Snapshot, TrainOptions, TrainResult};
+pub use train::{
+    train_env, train_env_on, train_models, train_models_on, CurvePoint, Snapshot, TrainOptions,
+    TrainResult,
+};

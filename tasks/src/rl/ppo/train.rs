@@ -13,6 +13,11 @@
 //! Randomness: the environments get `Rng::stream(seed, 0)`'s seed, action sampling the
 //! stream `(seed, 1)`, the permutation the stream `(seed, 2)`; with a given
 //! [`Par`], results are the same bit for bit on every run, whatever its number of threads.
+//!
+//! The environments are a [`BatchEnv`]: the CPU's `VecEnv` ([`train_env`],
+//! [`train_models`]) or whatever an [`EnvMaker`] builds ([`train_env_on`],
+//! [`train_models_on`]: the library's CUDA kernels). The network always runs here, on the
+//! CPU; the backend only steps the environments and hands back their observations.
 
 use std::time::Instant;
 
@@ -21,6 +26,7 @@ use super::config::PpoConfig;
 use super::gae::gae;
 use super::loss::{loss_and_grad, LossCoeffs, LossParts, Minibatch};
 use super::schedule::learning_rate;
+use crate::rl::batch::{BatchEnv, CpuEnvs, EnvMaker};
 use crate::rl::env::EnvId;
 use crate::rl::nn::adam::Adam;
 use crate::rl::nn::mlp::{backward, forward, BackScratch, Tape};
@@ -82,7 +88,8 @@ pub struct Snapshot<'a> {
     pub save: &'a (dyn Fn(u64, &[f32]) + Sync),
 }
 
-/// Trains the network `params` (laid out as `spec`) with PPO on `env`.
+/// Trains the network `params` (laid out as `spec`) with PPO on `env`, stepping the CPU's
+/// environments.
 pub fn train_env(
     env: EnvId,
     cfg: &PpoConfig,
@@ -90,14 +97,29 @@ pub fn train_env(
     params: Vec<f32>,
     opts: &TrainOptions<'_>,
 ) -> Result<TrainResult, String> {
-    use crate::rl::env::{Breakout, MetaMaze, MountainCar};
-    match env {
-        EnvId::MetaMaze => train::<MetaMaze>(Default::default(), cfg, spec, params, opts),
-        EnvId::MountainCarContinuous => {
-            train::<MountainCar>(Default::default(), cfg, spec, params, opts)
-        }
-        EnvId::Breakout => train::<Breakout>(Default::default(), cfg, spec, params, opts),
-    }
+    train_env_on(&CpuEnvs, env, cfg, spec, params, opts)
+}
+
+/// [`train_env`] on the environments `envs` builds (the CPU's, or the GPU backend's):
+/// the same draws, so the same result wherever the backends step alike.
+pub fn train_env_on(
+    envs: &dyn EnvMaker,
+    env: EnvId,
+    cfg: &PpoConfig,
+    spec: &NetSpec,
+    params: Vec<f32>,
+    opts: &TrainOptions<'_>,
+) -> Result<TrainResult, String> {
+    cfg.validate()?;
+    let mut venv = envs
+        .make(env, cfg.num_train_envs, env_stream_seed(opts.seed))
+        .map_err(|e| e.to_string())?;
+    train_batch(venv.as_mut(), cfg, spec, params, opts)
+}
+
+/// The seed of the training environments' streams for training seed `seed`.
+pub fn env_stream_seed(seed: u64) -> u64 {
+    Rng::stream(seed, 0).next_u64()
 }
 
 /// Whether an environment's observations are mostly zeros (the first layer then skips
@@ -106,30 +128,50 @@ pub fn sparse_obs(env: EnvId) -> bool {
     env != EnvId::MountainCarContinuous
 }
 
-/// Trains on environment type `E` with parameters `env_params`.
+/// Trains on the CPU's environments of type `E` with parameters `env_params`.
 pub fn train<E: SoaEnv>(
     env_params: E::Params,
     cfg: &PpoConfig,
     spec: &NetSpec,
-    mut params: Vec<f32>,
+    params: Vec<f32>,
     opts: &TrainOptions<'_>,
 ) -> Result<TrainResult, String>
 where
     E::Action: PolicyAction,
 {
     cfg.validate()?;
-    if params.len() != spec.num_params() || spec.obs_dim != E::OBS_DIM {
+    let mut venv = VecEnv::<E>::new(env_params, cfg.num_train_envs, env_stream_seed(opts.seed));
+    train_batch(&mut venv, cfg, spec, params, opts)
+}
+
+/// The training loop on `venv` (`cfg.num_train_envs` environments reset from
+/// [`env_stream_seed`]`(opts.seed)`).
+pub fn train_batch(
+    venv: &mut dyn BatchEnv,
+    cfg: &PpoConfig,
+    spec: &NetSpec,
+    mut params: Vec<f32>,
+    opts: &TrainOptions<'_>,
+) -> Result<TrainResult, String> {
+    cfg.validate()?;
+    let id = venv.env_id();
+    if params.len() != spec.num_params() || spec.obs_dim != id.obs_dim() {
         return Err(format!(
-            "the network does not fit {}: wrong parameter count or observation size",
-            E::ID
+            "the network does not fit {id}: wrong parameter count or observation size"
+        ));
+    }
+    if venv.num_envs() != cfg.num_train_envs {
+        return Err(format!(
+            "{id}: the batch has {} environments but num_train_envs is {}",
+            venv.num_envs(),
+            cfg.num_train_envs
         ));
     }
     let start = Instant::now();
-    let (n, d, t_len) = (cfg.num_train_envs, E::OBS_DIM, cfg.n_steps);
-    let sparse = sparse_obs(E::ID);
+    let (n, d, t_len) = (cfg.num_train_envs, id.obs_dim(), cfg.n_steps);
+    let sparse = sparse_obs(id);
     let (critic, actor) = spec.layouts();
     let k = actor.n_out();
-    let mut venv = VecEnv::<E>::new(env_params, n, Rng::stream(opts.seed, 0).next_u64());
     let mut act_rng = Rng::stream(opts.seed, 1);
     let batch = n * t_len;
     let mut perm: Vec<usize> = (0..batch).collect();
@@ -140,7 +182,6 @@ where
     state.perm = perm;
     let (mut actor_tape, mut critic_tape) = (Tape::default(), Tape::default());
     let mut actions = vec![0.0f32; n];
-    let mut env_actions = vec![E::Action::from_sample(0.0); n];
     let mut log_pis = vec![0.0f32; n];
     let mut values = vec![0.0f32; n];
     let mut ep_ret = vec![0.0f64; n];
@@ -178,17 +219,17 @@ where
             let out = &actor_tape.out[e * k..(e + 1) * k];
             let a = dist::sample(spec.head, out, &mut act_rng);
             actions[e] = a;
-            env_actions[e] = E::Action::from_sample(a);
             log_pis[e] = dist::log_prob(spec.head, out, a);
             values[e] = critic_tape.out[e];
         }
         buf.begin_slot(venv.obs(), &actions, &log_pis, &values);
-        venv.step(&env_actions).map_err(|e| e.to_string())?;
-        buf.end_slot(venv.rewards(), venv.terminated(), venv.truncated());
+        venv.step_samples(&actions).map_err(|e| e.to_string())?;
+        let (rewards, term, trunc) = (venv.rewards(), venv.terminated(), venv.truncated());
+        buf.end_slot(rewards, term, trunc);
         env_steps += n as u64;
         for (e, ret) in ep_ret.iter_mut().enumerate() {
-            *ret += venv.rewards()[e] as f64;
-            if venv.done(e) {
+            *ret += rewards[e] as f64;
+            if term[e] || trunc[e] {
                 window_sum += *ret;
                 window_count += 1;
                 *ret = 0.0;
@@ -458,9 +499,25 @@ pub fn model_seeds(seed: u64, n_models: usize) -> (u64, Vec<u64>) {
 /// Trains the models numbered `which` (of `total`) as MLGym's `train.py` does: every model
 /// starts from its own initialisation and trains with the same training seed, so model
 /// `i` is the same whether it is trained alone or with the others. `done(i, spec, result)`
-/// is called after each model (to save a checkpoint).
+/// is called after each model (to save a checkpoint). Steps the CPU's environments.
 #[allow(clippy::too_many_arguments)]
 pub fn train_models(
+    env: EnvId,
+    cfg: &PpoConfig,
+    seed: u64,
+    which: &[usize],
+    total: usize,
+    par: &dyn Par,
+    progress: &(dyn Fn(&str) + Sync),
+    done: &mut dyn FnMut(usize, &NetSpec, &TrainResult) -> Result<(), String>,
+) -> Result<Vec<TrainResult>, String> {
+    train_models_on(&CpuEnvs, env, cfg, seed, which, total, par, progress, done)
+}
+
+/// [`train_models`] on the environments `envs` builds.
+#[allow(clippy::too_many_arguments)]
+pub fn train_models_on(
+    envs: &dyn EnvMaker,
     env: EnvId,
     cfg: &PpoConfig,
     seed: u64,
@@ -488,7 +545,7 @@ pub fn train_models(
             label: format!("model {}/{total}", i + 1),
             snapshot: None,
         };
-        let r = train_env(env, cfg, &spec, params, &opts)?;
+        let r = train_env_on(envs, env, cfg, &spec, params, &opts)?;
         done(i, &spec, &r)?;
         out.push(r);
     }

@@ -7,7 +7,7 @@
 //! * `rl::ppo`: MLGym's PPO: rollout buffer, GAE, loss, learning-rate schedule, loop.
 //! * [`toml_lite`] reads `config.toml`; [`safetensors_lite`] writes checkpoints.
 //!
-//! `rng.rs` and the files under `rl/env/`, `rl/nn/`, `rl/ppo/`, `rl/soa.rs`,
+//! `rng.rs` and the files under `rl/env/`, `rl/nn/`, `rl/ppo/`, `rl/soa.rs`, `rl/batch.rs`,
 //! `rl/policy/dist.rs` and `rl/policy/net.rs` are the evaluator's own source files (their
 //! unit tests run with `cargo test`): change them here as you like, the evaluator keeps
 //! its copy.

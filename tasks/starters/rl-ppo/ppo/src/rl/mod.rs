@@ -1,5 +1,6 @@
 //! The environment, the network and PPO (see the crate docs).
 
+pub mod batch;
 pub mod env;
 pub mod nn;
 pub mod policy;

@@ -6,34 +6,14 @@
 //! (The evaluator's version stores states as a structure of arrays and uses threads; this
 //! one is a plain loop with the same results.)
 
-use crate::rl::env::Env;
+use crate::rl::batch::{BatchEnv, BatchEnvError};
+use crate::rl::env::{Env, EnvId};
+use crate::rl::policy::dist::PolicyAction;
 use crate::rng::Rng;
 
-/// An environment whose states the evaluator stores as a structure of arrays. Only the
-/// declarations are needed here (the environment files implement it).
-pub trait SoaEnv: Env {
-    /// Storage of many states, one array per field.
-    type Soa: Clone + std::fmt::Debug + Send + Sync;
-    /// A mutable view of a contiguous range of the storage.
-    type Lanes<'a>: Send;
-    /// Below this many environments per chunk, splitting costs more than it gains.
-    const PAR_GRAIN: usize;
-
-    /// Storage for `n` environments, all in state `fill`.
-    fn soa_new(n: usize, fill: &Self::State) -> Self::Soa;
-    /// The state of environment `i`.
-    fn soa_get(soa: &Self::Soa, i: usize) -> Self::State;
-    /// Sets the state of environment `i`.
-    fn soa_set(soa: &mut Self::Soa, i: usize, s: &Self::State);
-    /// A view of all environments.
-    fn lanes(soa: &mut Self::Soa) -> Self::Lanes<'_>;
-    /// Splits a view into environments `..mid` and `mid..`.
-    fn split_lanes<'a>(lanes: Self::Lanes<'a>, mid: usize) -> (Self::Lanes<'a>, Self::Lanes<'a>);
-    /// The state of environment `i` of a view.
-    fn load(lanes: &Self::Lanes<'_>, i: usize) -> Self::State;
-    /// Sets the state of environment `i` of a view.
-    fn store(lanes: &mut Self::Lanes<'_>, i: usize, s: &Self::State);
-}
+/// Declared next to `soa_layout!` so the environment files (shared with the evaluator) see
+/// one definition; this plain loop does not use it.
+pub use crate::rl::soa::SoaEnv;
 
 /// A batch of actions of the wrong length.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +46,8 @@ pub struct VecEnv<E: Env> {
     rewards: Vec<f32>,
     terminated: Vec<bool>,
     truncated: Vec<bool>,
+    /// The actions of `BatchEnv::step_samples`, kept so that no step allocates.
+    sample_actions: Vec<E::Action>,
 }
 
 impl<E: Env> VecEnv<E> {
@@ -85,6 +67,7 @@ impl<E: Env> VecEnv<E> {
             rewards: vec![0.0; n],
             terminated: vec![false; n],
             truncated: vec![false; n],
+            sample_actions: Vec::new(),
         }
     }
 
@@ -144,5 +127,46 @@ impl<E: Env> VecEnv<E> {
     /// Whether environment `i` ended (and was reset) in the last step.
     pub fn done(&self, i: usize) -> bool {
         self.terminated[i] || self.truncated[i]
+    }
+}
+
+impl<E: Env> BatchEnv for VecEnv<E>
+where
+    E::Action: PolicyAction,
+{
+    fn env_id(&self) -> EnvId {
+        E::ID
+    }
+
+    fn num_envs(&self) -> usize {
+        self.states.len()
+    }
+
+    fn obs(&self) -> &[f32] {
+        &self.obs
+    }
+
+    fn rewards(&self) -> &[f32] {
+        &self.rewards
+    }
+
+    fn terminated(&self) -> &[bool] {
+        &self.terminated
+    }
+
+    fn truncated(&self) -> &[bool] {
+        &self.truncated
+    }
+
+    fn step_samples(&mut self, samples: &[f32]) -> Result<(), BatchEnvError> {
+        let mut actions = std::mem::take(&mut self.sample_actions);
+        actions.clear();
+        actions.extend(samples.iter().map(|&x| E::Action::from_sample(x)));
+        let stepped = self.step(&actions);
+        self.sample_actions = actions;
+        stepped.map_err(|e| BatchEnvError::ActionCount {
+            expected: e.expected,
+            got: e.got,
+        })
     }
 }

@@ -1,0 +1,1 @@
+../../../../../kernels/src/cpu_op.rs

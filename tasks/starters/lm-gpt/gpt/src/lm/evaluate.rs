@@ -1,0 +1,1 @@
+../../../../../src/lm/evaluate.rs
