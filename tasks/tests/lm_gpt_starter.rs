@@ -63,7 +63,8 @@ fn config_text(name: &str) -> String {
     format!(
         "# {what}.\n\
          # The hyper-parameters of `Recipe` (gpt/src/lm/train.rs), then the model as written to\n\
-         # model_config.json ([model]; fields in docs of gpt/src/lm/config.rs).\n{}",
+         # model_config.json ([model]; fields in docs of gpt/src/lm/config.rs).\n\
+         # compute: \"auto\" (bf16 on a GPU, f32 on the CPU, where this crate trains), \"f32\" or \"bf16\".\n{}",
         Recipe::named(name).unwrap().to_toml()
     )
 }
@@ -100,6 +101,15 @@ fn a_bad_recipe_file_names_the_field() {
     assert!(e(&base.replace("n_head = 2", "n_head = 0")).contains("`n_head`"));
     assert!(e(&base.replace("muon_lr = 0.02", "muon_lr = -1.0")).contains("`muon_lr`"));
     assert!(e("batch = ").starts_with("my.toml: "));
+    let bad = e(&base.replace("compute = \"auto\"", "compute = \"fp16\""));
+    assert!(bad.contains("compute") && bad.contains("bf16"), "{bad}");
+    // A file from before `compute` existed means `auto`.
+    let old = base.replace("compute = \"auto\"\n", "");
+    assert_ne!(old, base);
+    assert_eq!(
+        Recipe::from_toml(&old, "old.toml").unwrap(),
+        Recipe::quick()
+    );
 }
 
 /// The crate's model, optimiser, data and loss sources are links, not copies.

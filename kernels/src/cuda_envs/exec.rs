@@ -129,8 +129,7 @@ impl GpuRuntime {
         if !driver_present() {
             return Err(GpuEnvError::NoDriver);
         }
-        // SAFETY: only tries to dlopen libnvrtc.
-        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        if !crate::gpu::cuda::nvrtc_present() {
             return Err(GpuEnvError::NoNvrtc);
         }
         let rt = guarded(|| Ok(Self::cuda_inner(ordinal))).map_err(gpu_err)??;

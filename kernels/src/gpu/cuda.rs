@@ -24,9 +24,30 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, GpuError>) -> Result<T, G
 }
 
 /// Whether libcuda can be loaded (the check that must precede every other cudarc call).
+#[cfg(not(feature = "linked-cuda"))]
 pub(crate) fn driver_present() -> bool {
     // SAFETY: only tries to dlopen libcuda under its usual names.
     unsafe { sys::is_culib_present() }
+}
+
+/// Whether libcuda can be loaded: always, when it is linked (feature `linked-cuda`, the
+/// `cuda` build), since the process could not have started without it.
+#[cfg(feature = "linked-cuda")]
+pub(crate) fn driver_present() -> bool {
+    true
+}
+
+/// Whether libnvrtc (from the CUDA toolkit) can be loaded.
+#[cfg(not(feature = "linked-cuda"))]
+pub(crate) fn nvrtc_present() -> bool {
+    // SAFETY: only tries to dlopen libnvrtc.
+    unsafe { cudarc::nvrtc::sys::is_culib_present() }
+}
+
+/// Whether libnvrtc can be loaded: always, when it is linked (feature `linked-cuda`).
+#[cfg(feature = "linked-cuda")]
+pub(crate) fn nvrtc_present() -> bool {
+    true
 }
 
 /// Describes a driver error with its name and text.

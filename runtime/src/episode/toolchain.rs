@@ -171,7 +171,7 @@ pub fn prepare(
             }
             std::fs::write(&p, f.bytes).map_err(io(format!("writing {}", p.display())))?;
         }
-        tc.build(&dst)?;
+        tc.build(&dst, note)?;
     }
     open_up(&tc.root)?;
     std::fs::write(&ready, version).map_err(io(format!("writing {}", ready.display())))?;
@@ -205,26 +205,45 @@ impl Toolchain {
         ]
     }
 
-    fn build(&self, dir: &Path) -> Result<(), ToolchainError> {
+    /// Builds the crate in `dir`, passing cargo's progress lines (`Compiling …`) to
+    /// `note`: the first build takes minutes and must not look hung.
+    fn build(&self, dir: &Path, note: &dyn Fn(&str)) -> Result<(), ToolchainError> {
+        use std::io::BufRead;
         let path = format!("{}:/usr/bin:/bin", self.sysroot().join("bin").display());
-        let out = Command::new(self.sysroot().join("bin/cargo"))
-            .args(["build", "--release", "--offline", "--quiet"])
+        let mut child = Command::new(self.sysroot().join("bin/cargo"))
+            .args(["build", "--release", "--offline", "--color", "never"])
             .current_dir(dir)
             .env_clear()
             .env("PATH", path)
             .env("HOME", &self.root)
             .envs(self.env())
-            .output()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .map_err(io(format!("running cargo in {}", dir.display())))?;
-        if out.status.success() {
+        let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        if let Some(err) = child.stderr.take() {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                if line.trim_start().starts_with("Compiling") {
+                    note(&format!("  pre-build: {}", line.trim()));
+                }
+                if tail.len() == 30 {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(io(format!("waiting for cargo in {}", dir.display())))?;
+        if status.success() {
             return Ok(());
         }
-        let err = String::from_utf8_lossy(&out.stderr);
-        let tail: String = err.lines().rev().take(30).collect::<Vec<_>>().join("\n");
         Err(ToolchainError::Build {
             dir: dir.display().to_string(),
             registry: self.cargo_home().join("registry").display().to_string(),
-            stderr: tail.lines().rev().collect::<Vec<_>>().join("\n"),
+            stderr: Vec::from(tail).join("\n"),
         })
     }
 

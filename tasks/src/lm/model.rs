@@ -11,9 +11,9 @@
 //!
 //! Rotary follows modded-nanogpt exactly: `inv_freq = 1 / base^(2i/d)`, halves
 //! `x1 = x[..d/2]`, `x2 = x[d/2..]`, `y1 = x1·cos + x2·sin`, `y2 = −x1·sin + x2·cos`.
-//! Evaluation runs in f32 throughout. In training on a GPU the linear layers and
-//! attention run in bf16 (as under PyTorch's autocast); the residual stream, norms and
-//! logits stay f32.
+//! Evaluation runs in f32 throughout. In training with bf16 compute (the default on a GPU,
+//! `train::Compute`) the linear layers and attention matmuls run in bf16 (as under
+//! PyTorch's autocast); the residual stream, norms, softmax and logits stay f32.
 
 use std::collections::BTreeMap;
 
@@ -213,8 +213,8 @@ impl std::fmt::Debug for Gpt {
 
 impl Gpt {
     /// Builds the model of `cfg` from `weights` (names of [`tensor_specs`], f32, shapes
-    /// already checked); linear layers and attention compute in `compute` (f32 on the
-    /// CPU, bf16 for GPU training).
+    /// already checked); linear layers and attention compute in `compute` (f32 for
+    /// evaluation, the recipe's `train::Compute` in training).
     pub fn new(
         cfg: &ModelConfig,
         weights: &BTreeMap<String, Tensor>,

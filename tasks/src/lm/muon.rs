@@ -5,8 +5,8 @@
 //! starting from `G / (‖G‖_F + 1e-7)` (transposed first when it has more rows than
 //! columns), and scaled by `sqrt(max(1, rows/cols))`.
 //!
-//! modded-nanogpt runs the iteration in bf16 on the GPU; here it runs in the dtype asked
-//! for (bf16 for GPU training, f32 on the CPU).
+//! modded-nanogpt runs the iteration in bf16 on the GPU; here it runs in the recipe's
+//! compute dtype (`train::Compute`: by default bf16 on a GPU, f32 on the CPU).
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var};

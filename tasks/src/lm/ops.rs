@@ -8,7 +8,9 @@
 //! * [`ce_rows`]: per-row cross-entropy in `f64` for the evaluator (no tensor).
 //!
 //! Each op runs its kernel for contiguous `f32` CPU tensors and falls back to composed
-//! candle operations elsewhere (bf16, CUDA), which candle differentiates itself.
+//! candle operations elsewhere (bf16, CUDA), which candle differentiates itself. Every op
+//! computes in f32 whatever its input's dtype (a bf16 input is widened first and the
+//! result narrowed back), as PyTorch's autocast does for norms, softmax and the loss.
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, D};
 use mlgym_kernels::cpu_op::{f32s, with_f32};
@@ -165,6 +167,11 @@ impl CustomOp1 for CausalSoftmaxOp {
 /// Causal softmax over the last dimension of `[..., T, T]` scores: row `i` is the softmax
 /// of columns `0..=i`; columns above the diagonal are 0.
 pub fn causal_softmax(scores: &Tensor) -> candle_core::Result<Tensor> {
+    if scores.dtype() != DType::F32 {
+        // A row's sum has up to 1024 terms: accumulated in bf16 (8-bit significand) it
+        // stalls once the sum outgrows the terms, so widen (the fused kernel on the CPU).
+        return causal_softmax(&scores.to_dtype(DType::F32)?)?.to_dtype(scores.dtype());
+    }
     if fused(scores) {
         return scores.contiguous()?.apply_op1(CausalSoftmaxOp);
     }
@@ -178,7 +185,7 @@ pub fn causal_softmax(scores: &Tensor) -> candle_core::Result<Tensor> {
             }
         })
         .collect();
-    let mask = Tensor::from_vec(mask, (t, t), scores.device())?.to_dtype(scores.dtype())?;
+    let mask = Tensor::from_vec(mask, (t, t), scores.device())?;
     candle_nn::ops::softmax(&scores.broadcast_add(&mask)?, D::Minus1)
 }
 

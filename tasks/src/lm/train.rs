@@ -8,7 +8,8 @@
 //! the head, Muon (lr 0.02, momentum 0.95, Nesterov, 5 Newton–Schulz steps) for every
 //! block matrix; vectors (norm weights, biases, when a config has them) get Adam with lr
 //! 0.04. Batches are read in order from the training shards as MLGym's loader reads them;
-//! the validation shard is never read. On a GPU the matrices compute in bf16.
+//! the validation shard is never read. The matrices compute in the recipe's `compute` dtype
+//! ([`Compute`]): by default bf16 on a GPU (as MLGym's autocast) and f32 on the CPU.
 //!
 //! Without a GPU the full recipe would take days, so the baseline trains
 //! [`Recipe::cpu`] (a 4-layer, 256-wide model; same optimisers) unless
@@ -29,6 +30,31 @@ use super::muon::Muon;
 use super::shards::TokenLoader;
 use super::LmError;
 use crate::rng::Rng;
+
+/// The dtype the linear layers, attention and Muon's Newton–Schulz iteration compute in
+/// (parameters, optimiser state, the residual stream, norms and the loss stay f32).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compute {
+    /// bf16 on a CUDA device, f32 on the CPU (where f32 is the faster of the two).
+    #[default]
+    Auto,
+    /// f32 everywhere.
+    F32,
+    /// bf16 everywhere (on the CPU too: slower than f32, but it runs the GPU's arithmetic).
+    Bf16,
+}
+
+impl Compute {
+    /// The dtype this choice means on `device`.
+    pub fn dtype(self, device: &Device) -> DType {
+        match self {
+            Compute::Auto if device.is_cuda() => DType::BF16,
+            Compute::Auto | Compute::F32 => DType::F32,
+            Compute::Bf16 => DType::BF16,
+        }
+    }
+}
 
 /// A training run's hyper-parameters. Unknown fields are rejected when read from a file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,6 +84,9 @@ pub struct Recipe {
     pub muon_momentum: f64,
     /// Newton–Schulz steps.
     pub ns_steps: usize,
+    /// The compute dtype (`auto`, `f32` or `bf16`; `auto` when absent from a file).
+    #[serde(default)]
+    pub compute: Compute,
     /// A progress line every this many steps.
     pub log_every: usize,
     /// The model (last: a TOML file writes it as the `[model]` table after the values).
@@ -81,6 +110,7 @@ impl Recipe {
             muon_lr: 0.02,
             muon_momentum: 0.95,
             ns_steps: 5,
+            compute: Compute::Auto,
             log_every: 10,
         }
     }
@@ -242,11 +272,7 @@ impl Trainer {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
             .collect();
-        let compute = if device.is_cuda() {
-            DType::BF16
-        } else {
-            DType::F32
-        };
+        let compute = recipe.compute.dtype(device);
         let model =
             Gpt::new(&recipe.model, &tensors, compute).map_err(candle("building the model"))?;
         let (mut embed, mut head, mut scalars, mut matrices) = (vec![], vec![], vec![], vec![]);
@@ -273,11 +299,6 @@ impl Trainer {
                 },
             )
         };
-        let muon_dtype = if device.is_cuda() {
-            DType::BF16
-        } else {
-            DType::F32
-        };
         Ok(Trainer {
             embed: adam(embed, recipe.embed_lr).map_err(candle("Adam"))?,
             head: adam(head, recipe.head_lr).map_err(candle("Adam"))?,
@@ -287,7 +308,7 @@ impl Trainer {
                 recipe.muon_lr,
                 recipe.muon_momentum,
                 recipe.ns_steps,
-                muon_dtype,
+                compute,
             )
             .map_err(candle("Muon"))?,
             recipe: recipe.clone(),
@@ -296,6 +317,11 @@ impl Trainer {
             model,
             step: 0,
         })
+    }
+
+    /// The dtype the matrices and Muon compute in.
+    pub fn compute(&self) -> DType {
+        self.muon.dtype
     }
 
     /// The model.
@@ -368,15 +394,16 @@ pub fn train(
     let mut loader = TokenLoader::new(shards, recipe.batch, recipe.seq_len)?;
     let mut trainer = Trainer::new(recipe, seed, device)?;
     progress(&format!(
-        "training {} layers x {} wide ({:.1}M parameters) on {}: {} steps of {}x{} tokens",
+        "training {} layers x {} wide ({:.1}M parameters) on {} ({}): {} steps of {}x{} tokens",
         recipe.model.n_layer,
         recipe.model.n_embd,
         recipe.model.parameter_count() as f64 / 1e6,
         if device.is_cuda() {
-            "the GPU (bf16)"
+            "the GPU"
         } else {
-            "the CPU (f32)"
+            "the CPU"
         },
+        trainer.compute().as_str(),
         recipe.iterations,
         recipe.batch,
         recipe.seq_len

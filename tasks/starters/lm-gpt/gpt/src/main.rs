@@ -86,7 +86,8 @@ fn run() -> Result<(), String> {
             args.data.display()
         ));
     }
-    // The starter is built without CUDA: it trains on the CPU, in f32.
+    // The starter is built without CUDA: it trains on the CPU, in the recipe's `compute`
+    // dtype (`auto`: f32).
     let device = Device::Cpu;
     let progress = |line: &str| println!("{line}");
     let (trainer, report) = train(&recipe, &train_files, args.seed, &device, &progress)
