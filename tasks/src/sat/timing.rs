@@ -12,7 +12,7 @@
 //! is fine-grained: the harness reads its thread's CPU clock, because under the
 //! sandbox's RLIMIT_CPU Linux reads the process clock in whole 4 ms ticks. With one
 //! 90 ms sample a second on the process clock, five evaluations spread by 6–9%; with
-//! an 18 ms sample every 0.1 s on the thread clock, by 3% at a load average of 5 (the
+//! an 18 ms sample every 0.1 s on the thread clock, by 1–3% at a load average of 4–5 (the
 //! overhead is the same, ~10% of solving). `Time` is thus in "reference-machine CPU
 //! seconds": other load and the machine's speed largely cancel.
 //!
