@@ -138,9 +138,11 @@ fn the_agent_builds_and_runs_the_lm_starter_crate_offline_in_its_sandbox() {
 }
 
 /// The RL tasks' starter crate (`ppo/`, no dependencies) is staged and pre-built the same
-/// way, in a fresh data root, and the pre-build reports cargo's progress lines.
+/// way, ahead of any episode, by `mlgym tasks prepare` in a fresh data root: cargo's
+/// progress lines reach the user, a second call finds it ready, and a task without a
+/// crate has nothing to prepare.
 #[test]
-fn an_rl_task_stages_and_prebuilds_its_crate_with_progress_lines() {
+fn tasks_prepare_stages_an_rl_task_crate_with_progress_lines() {
     if std::process::Command::new("rustc")
         .arg("-V")
         .output()
@@ -149,27 +151,38 @@ fn an_rl_task_stages_and_prebuilds_its_crate_with_progress_lines() {
         println!("skipped: no rustc on PATH, so the sandbox gets no toolchain");
         return;
     }
-    use mlgym_runtime::episode::toolchain;
-    let task = mlgym_tasks::registry::get("rlMetaMazeMisc").unwrap();
     let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let lines = std::sync::Mutex::new(Vec::<String>::new());
-    let tc = toolchain::prepare(root.path(), task, &|l| {
-        lines.lock().unwrap().push(l.to_string())
-    })
-    .unwrap()
-    .expect("a task with a starter crate gets a toolchain");
-    let lines = lines.into_inner().unwrap();
-    assert!(lines[0].contains("pre-building"), "{lines:?}");
+    let prepare = |task: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mlgym"))
+            .args(["tasks", "prepare", task, "--json"])
+            .env("MLGYM_DATA", root.path())
+            .env_remove(mlgym_runtime::episode::toolchain::OFF_ENV)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (v, err) = prepare("rlMetaMazeMisc");
+    assert!(err.contains("pre-building"), "{err}");
     assert!(
-        lines.iter().any(|l| l.contains("pre-build: Compiling ppo")),
-        "cargo's progress is passed on: {lines:?}"
+        err.contains("pre-build: Compiling ppo"),
+        "cargo's progress is passed on: {err}"
     );
-    let built = tc
-        .target_of(std::path::Path::new("ppo"))
-        .join("release/ppo");
+    assert_eq!(v["crates"], serde_json::json!(["ppo"]), "{v}");
+    let staged = std::path::PathBuf::from(v["rust"].as_str().unwrap());
+    assert!(staged.starts_with(root.path()), "{v}");
+    let built = staged.join("crates/ppo/target/release/ppo");
     assert!(built.is_file(), "{} was pre-built", built.display());
-    // A second episode finds it ready: no note, nothing rebuilt.
-    let again = std::sync::Mutex::new(0usize);
-    toolchain::prepare(root.path(), task, &|_| *again.lock().unwrap() += 1).unwrap();
-    assert_eq!(again.into_inner().unwrap(), 0);
+    // Ready: the second call stages and builds nothing.
+    let (again, err) = prepare("rlMetaMazeMisc");
+    assert_eq!(again["rust"], v["rust"]);
+    assert!(!err.contains("pre-build"), "{err}");
+    // A task without a crate: nothing to do, and it says why.
+    let (none, _) = prepare("battleOfSexes");
+    assert!(none["rust"].is_null(), "{none}");
+    assert!(
+        none["reason"].as_str().unwrap().contains("no Rust crate"),
+        "{none}"
+    );
 }

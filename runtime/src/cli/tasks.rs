@@ -1,4 +1,4 @@
-//! `mlgym tasks [show ID]`: the task registry.
+//! `mlgym tasks [show ID | prepare ID]`: the task registry.
 
 use std::process::ExitCode;
 
@@ -25,10 +25,28 @@ pub enum TasksCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Stage ahead of time what the first episode of a task would set up itself: for
+    /// tasks whose starter is a Rust crate (the RL tasks' `ppo/`, the language model's
+    /// `gpt/`), the host's toolchain and cargo registry for the sandbox and the crate
+    /// pre-built there (minutes, once; later episodes start in seconds). Run it before a
+    /// sweep, or while the registry is complete (air-gapped labs). Nothing to do for
+    /// other tasks.
+    Prepare {
+        /// Task id.
+        id: String,
+        /// Print one JSON object: task, rust (staging folder or null), crates, seconds,
+        /// reason (why nothing was staged).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(args: TasksArgs) -> ExitCode {
-    let json = args.json || matches!(args.command, Some(TasksCommand::Show { json: true, .. }));
+    let json = args.json
+        || matches!(
+            args.command,
+            Some(TasksCommand::Show { json: true, .. } | TasksCommand::Prepare { json: true, .. })
+        );
     finish(json, || {
         let root = mlgym_tasks::data::data_root();
         match args.command {
@@ -79,6 +97,7 @@ pub fn run(args: TasksArgs) -> ExitCode {
                     }
                 }
             }
+            Some(TasksCommand::Prepare { id, json }) => prepare(&id, &root, json)?,
             Some(TasksCommand::Show { id, json }) => {
                 let t = super::common::task(&id)?;
                 if json {
@@ -131,4 +150,52 @@ pub fn run(args: TasksArgs) -> ExitCode {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `mlgym tasks prepare ID`: stages the sandbox's Rust toolchain and pre-builds the
+/// task's starter crates (what `Episode::start` would do on first use).
+fn prepare(id: &str, root: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    use crate::episode::toolchain;
+    let t = super::common::task(id)?;
+    let started = std::time::Instant::now();
+    let staged = toolchain::prepare(root, t, &|l| eprintln!("{l}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let reason = match &staged {
+        Some(_) => None,
+        None if toolchain::starter_crates(t).is_empty() => {
+            Some(format!("the starter of {id} holds no Rust crate"))
+        }
+        None if std::env::var(toolchain::OFF_ENV).is_ok_and(|v| v == "off") => Some(format!(
+            "{}=off: episodes give the agent no cargo",
+            toolchain::OFF_ENV
+        )),
+        None => Some("no `rustc` on PATH: episodes give the agent no cargo".to_string()),
+    };
+    let crates: Vec<String> = staged
+        .as_ref()
+        .map(|tc| {
+            tc.crates()
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if json {
+        print_json(&serde_json::json!({
+            "task": id,
+            "rust": staged.as_ref().map(|tc| tc.root().display().to_string()),
+            "crates": crates,
+            "seconds": seconds,
+            "reason": reason,
+        }));
+    } else if let Some(tc) = &staged {
+        println!(
+            "{id}: toolchain staged and {} pre-built in {} ({seconds:.1} s)",
+            crates.join(", "),
+            tc.root().display()
+        );
+    } else if let Some(r) = reason {
+        println!("{id}: nothing to prepare ({r})");
+    }
+    Ok(())
 }

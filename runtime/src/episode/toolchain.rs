@@ -179,6 +179,16 @@ pub fn prepare(
 }
 
 impl Toolchain {
+    /// The staging folder (`<data root>/rust/<key>`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The starter crates (folders relative to the workspace) pre-built here.
+    pub fn crates(&self) -> &[PathBuf] {
+        &self.crates
+    }
+
     /// The staged sysroot (`bin/cargo`, `bin/rustc`, `lib/`).
     pub fn sysroot(&self) -> PathBuf {
         self.root.join("sysroot")
