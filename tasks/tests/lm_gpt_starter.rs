@@ -12,7 +12,7 @@
 
 mod lm_support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use candle_core::Device;
@@ -26,29 +26,11 @@ use mlgym_tasks::lm::{weights, CONFIG_FILE, MODEL_FILE};
 const TASK: &str = "languageModelingFineWeb";
 const RECIPES: [&str; 3] = ["cpu", "mlgym", "quick"];
 
-fn tasks_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod starter_support;
+use starter_support::{files_under, tasks_dir};
 
 fn shared() -> PathBuf {
-    tasks_dir().join("starters/lm-gpt")
-}
-
-/// Every file under `dir` (following links), relative to `base`, skipping what
-/// `tasks/build.rs` skips: dot-files, `__pycache__` and build outputs (`target`).
-fn files_under(dir: &Path, base: &Path, out: &mut Vec<String>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "__pycache__" || name == "target" {
-            continue;
-        }
-        if p.is_dir() {
-            files_under(&p, base, out);
-        } else {
-            out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
-        }
-    }
+    starter_support::starter_dir("lm-gpt")
 }
 
 /// The text of `gpt/configs/<name>.toml`: the library's recipe `name`.
@@ -192,34 +174,19 @@ fn tiny_recipe() -> Recipe {
 /// trainer (same seed and data: bit for bit) and the submission against the evaluator.
 #[test]
 fn starter_crate_builds_offline_trains_the_librarys_weights_and_is_scored() {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    if Command::new(&cargo).arg("--version").output().is_err() {
-        println!("skipped: no cargo on PATH");
-        return;
-    }
     let work = tempfile::tempdir().unwrap();
-    let task = mlgym_tasks::registry::get(TASK).unwrap();
-    for f in &task.starter {
-        let dst = work.path().join(&f.path);
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::write(dst, f.bytes).unwrap();
-    }
+    starter_support::write_starter(TASK, work.path());
     let root = work.path().join("staged");
     stage_synthetic(&root, 500, 4 * 1024 + 1, 2, 4 * 4 * 64 + 1);
     let recipe = tiny_recipe();
     std::fs::write(work.path().join("tiny.toml"), recipe.to_toml()).unwrap();
 
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lm-gpt-starter");
-    let build = Command::new(&cargo)
-        .args(["build", "--release", "--offline", "--quiet"])
-        .args(["--manifest-path", "gpt/Cargo.toml", "--target-dir"])
-        .arg(&target)
-        .current_dir(work.path())
-        .env("CARGO_NET_OFFLINE", "true")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
+    let Some(build) =
+        starter_support::cargo_build_offline(work.path(), "gpt/Cargo.toml", &target, true)
+    else {
+        return;
+    };
     assert!(
         build.status.success(),
         "offline build failed:\n{}",

@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use mlgym_tasks::rl::env::EnvId;
@@ -25,34 +25,11 @@ const TASKS: [(&str, EnvId); 3] = [
     ("rlBreakoutMinAtar", EnvId::Breakout),
 ];
 
-fn tasks_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod starter_support;
+use starter_support::{files_under, tasks_dir};
 
 fn shared() -> PathBuf {
-    tasks_dir().join("starters/rl-ppo")
-}
-
-/// Every file under `dir` (following links), relative to `base`, skipping what
-/// `tasks/build.rs` skips: dot-files, `__pycache__` and build outputs (`target`).
-fn files_under(dir: &Path, base: &Path, out: &mut Vec<String>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "__pycache__" || name == "target" {
-            continue;
-        }
-        if p.is_dir() {
-            files_under(&p, base, out);
-        } else {
-            out.push(
-                p.strip_prefix(base)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/"),
-            );
-        }
-    }
+    starter_support::starter_dir("rl-ppo")
 }
 
 /// The starter's `config.toml` for `env`: MLGym's settings.
@@ -153,18 +130,8 @@ fn every_rl_task_gets_the_whole_shared_starter() {
 /// result with the evaluator.
 #[test]
 fn starter_crate_builds_offline_and_its_checkpoints_are_scored() {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    if Command::new(&cargo).arg("--version").output().is_err() {
-        println!("skipped: no cargo on PATH");
-        return;
-    }
     let work = tempfile::tempdir().unwrap();
-    let task = mlgym_tasks::registry::get("rlMountainCarContinuous").unwrap();
-    for f in &task.starter {
-        let dst = work.path().join(&f.path);
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::write(dst, f.bytes).unwrap();
-    }
+    starter_support::write_starter("rlMountainCarContinuous", work.path());
     // A tiny network and two updates: this checks the pipeline, not learning.
     let cfg = std::fs::read_to_string(work.path().join("config.toml")).unwrap();
     let cfg = cfg
@@ -174,20 +141,11 @@ fn starter_crate_builds_offline_and_its_checkpoints_are_scored() {
         .replace("n_minibatch = 8", "n_minibatch = 2");
     std::fs::write(work.path().join("config.toml"), cfg).unwrap();
     let target = work.path().join("target");
-    let build = Command::new(&cargo)
-        .args([
-            "build",
-            "--offline",
-            "--quiet",
-            "--manifest-path",
-            "ppo/Cargo.toml",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .current_dir(work.path())
-        .env_remove("RUSTFLAGS")
-        .output()
-        .unwrap();
+    let Some(build) =
+        starter_support::cargo_build_offline(work.path(), "ppo/Cargo.toml", &target, false)
+    else {
+        return;
+    };
     assert!(
         build.status.success(),
         "build failed:\n{}",

@@ -8,7 +8,6 @@ use clap::Args;
 
 use super::common::{task, SandboxOpts};
 use super::output::{finish, print_json};
-use crate::episode::scoring;
 
 /// Shown after the options of `mlgym baseline --help`: the recipe switches of baselines.
 const RECIPES: &str = "\
@@ -90,25 +89,14 @@ pub fn run(args: BaselineArgs) -> ExitCode {
             progress: &progress,
         };
         let baseline_compute = b.run_on(&ctx, lease.devices())?;
-        let work = super::eval::tempfile_dir()?;
-        let sub = work.join("submission");
-        std::fs::create_dir_all(&sub)?;
-        crate::episode::artefacts::collect(&out, &t.def.submission, &sub, scoring::ARTEFACT_LIMIT)?;
-        let agent_code = mlgym_tasks::AgentCodeConfig {
-            mode: args.sandbox.mode()?,
-            python: args.sandbox.python()?,
-        };
-        let result = scoring::evaluate_dir(
+        let (metrics, compute) = super::eval::score_folder(
             t,
-            &sub,
-            &work,
+            &out,
+            &args.sandbox,
             &data_root,
             args.seed,
-            &agent_code,
             lease.devices(),
-        );
-        let _ = std::fs::remove_dir_all(&work);
-        let (metrics, compute) = result?;
+        )?;
         let out = std::fs::canonicalize(&out).unwrap_or(out);
         if args.json {
             print_json(&serde_json::json!({

@@ -8,6 +8,7 @@ use clap::Args;
 use super::common::{task, SandboxOpts};
 use super::output::{finish, print_json};
 use crate::episode::{artefacts, scoring};
+use mlgym_kernels::gpu::GpuDevice;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -42,34 +43,17 @@ pub fn run(args: EvalArgs) -> ExitCode {
                 args.submission.display()
             );
         }
-        let work = tempfile_dir()?;
-        let sub = work.join("submission");
-        std::fs::create_dir_all(&sub)?;
-        artefacts::collect(
-            &args.submission,
-            &t.def.submission,
-            &sub,
-            scoring::ARTEFACT_LIMIT,
-        )
-        .map_err(|e| anyhow::anyhow!("{e} in {}", args.submission.display()))?;
-        let agent_code = mlgym_tasks::AgentCodeConfig {
-            mode: args.sandbox.mode()?,
-            python: args.sandbox.python()?,
-        };
         let data_root = mlgym_tasks::data::data_root();
         // Held until the evaluation ends.
         let lease = args.gpu.lease_for(t, json, "mlgym eval")?;
-        let result = scoring::evaluate_dir(
+        let (metrics, compute) = score_folder(
             t,
-            &sub,
-            &work,
+            &args.submission,
+            &args.sandbox,
             &data_root,
             args.seed,
-            &agent_code,
             lease.devices(),
-        );
-        let _ = std::fs::remove_dir_all(&work);
-        let (metrics, compute) = result?;
+        )?;
         if args.json {
             print_json(&serde_json::json!({
                 "task": t.def.id,
@@ -93,6 +77,44 @@ pub fn run(args: EvalArgs) -> ExitCode {
 }
 
 /// A fresh private working directory for one evaluation.
+/// Scores the task's declared artefacts found in `folder` exactly as `submit` would:
+/// copied into a fresh scratch directory (removed afterwards, whatever happens), then
+/// evaluated there. Shared by `mlgym eval` and `mlgym baseline`.
+pub(crate) fn score_folder(
+    t: &mlgym_tasks::registry::Task,
+    folder: &std::path::Path,
+    sandbox: &SandboxOpts,
+    data_root: &std::path::Path,
+    seed: u64,
+    gpus: &[GpuDevice],
+) -> anyhow::Result<(
+    mlgym_tasks::Metrics,
+    Option<mlgym_tasks::evaluator::ComputeInfo>,
+)> {
+    let agent_code = mlgym_tasks::AgentCodeConfig {
+        mode: sandbox.mode()?,
+        python: sandbox.python()?,
+    };
+    let work = tempfile_dir()?;
+    let scored = (|| {
+        let sub = work.join("submission");
+        std::fs::create_dir_all(&sub)?;
+        artefacts::collect(folder, &t.def.submission, &sub, scoring::ARTEFACT_LIMIT)
+            .map_err(|e| anyhow::anyhow!("{e} in {}", folder.display()))?;
+        Ok(scoring::evaluate_dir(
+            t,
+            &sub,
+            &work,
+            data_root,
+            seed,
+            &agent_code,
+            gpus,
+        )?)
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    scored
+}
+
 pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let base = std::env::temp_dir().join(format!(
