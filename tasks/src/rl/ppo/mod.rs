@@ -14,6 +14,6 @@ pub mod train;
 
 pub use config::PpoConfig;
 pub use train::{
-    train_env, train_env_on, train_models, train_models_on, CurvePoint, Snapshot, TrainOptions,
-    TrainResult,
+    train_env, train_env_on, train_models, train_models_on, update_once, CurvePoint, Snapshot,
+    TrainOptions, TrainResult,
 };

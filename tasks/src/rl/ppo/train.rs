@@ -301,6 +301,35 @@ pub fn train_batch(
     })
 }
 
+/// One PPO update of `params` on a full rollout `buf` (GAE, then `epoch_ppo` epochs of
+/// minibatch steps) with minibatch permutation `perm` and a fresh optimiser: exactly what
+/// the training loop does at its first update. `tasks/tests/rl_ppo_reference.rs` compares
+/// it with MLGym's own `update` on a recorded rollout.
+#[allow(clippy::too_many_arguments)]
+pub fn update_once(
+    cfg: &PpoConfig,
+    spec: &NetSpec,
+    sparse: bool,
+    buf: &Rollout,
+    params: &mut [f32],
+    perm: Vec<usize>,
+    par: &dyn Par,
+) -> Result<LossParts, String> {
+    let batch = buf.n_envs * (buf.slots - 1);
+    let mut sorted = perm.clone();
+    sorted.sort_unstable();
+    if !buf.is_full() || sorted.iter().copied().ne(0..batch) || params.len() != spec.num_params() {
+        return Err(format!(
+            "update_once: needs a full rollout, a permutation of 0..{batch} and {} parameters",
+            spec.num_params()
+        ));
+    }
+    let (critic, actor) = spec.layouts();
+    let mut state = UpdateState::new(params.len(), batch, buf.obs_dim, actor.n_out());
+    state.perm = perm;
+    Ok(state.update(cfg, spec, &critic, &actor, sparse, buf, params, par))
+}
+
 /// The buffers of the update phase, reused across updates.
 struct UpdateState {
     adam: Adam,
