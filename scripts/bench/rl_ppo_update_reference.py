@@ -30,15 +30,11 @@ def floats(a):
 
 
 def ours(params, layers):
-    out = {}
-    for layer, leaves in params["params"].items():
-        name = layer
-        if layer.startswith("Dense_"):
-            i = int(layer[6:])
-            name = f"actor_fc_{i + 1}" if i < layers else "actor_fc_logits"
-        for kind, v in leaves.items():
-            out[f"{name}.{kind}"] = {"shape": list(np.shape(v)), "data": floats(np.asarray(v))}
-    return out
+    """Flax parameters -> {our tensor name: {"shape", "data"}}."""
+    from rl_mlgym_reference import flax_to_ours
+
+    return {name: {"shape": list(a.shape), "data": floats(a)}
+            for name, a in flax_to_ours(params["params"], layers).items()}
 
 
 def main():

@@ -76,7 +76,6 @@ pub fn run(args: EvalArgs) -> ExitCode {
     })
 }
 
-/// A fresh private working directory for one evaluation.
 /// Scores the task's declared artefacts found in `folder` exactly as `submit` would:
 /// copied into a fresh scratch directory (removed afterwards, whatever happens), then
 /// evaluated there. Shared by `mlgym eval` and `mlgym baseline`.
@@ -115,7 +114,8 @@ pub(crate) fn score_folder(
     scored
 }
 
-pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
+/// A fresh private working directory for one evaluation.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let base = std::env::temp_dir().join(format!(
         "mlgym-eval-{}-{}",

@@ -158,19 +158,10 @@ fn prepare(id: &str, root: &std::path::Path, json: bool) -> anyhow::Result<()> {
     use crate::episode::toolchain;
     let t = super::common::task(id)?;
     let started = std::time::Instant::now();
-    let staged = toolchain::prepare(root, t, &|l| eprintln!("{l}"))?;
+    let staged = toolchain::stage(root, t, &|l| eprintln!("{l}"))?;
     let seconds = started.elapsed().as_secs_f64();
-    let reason = match &staged {
-        Some(_) => None,
-        None if toolchain::starter_crates(t).is_empty() => {
-            Some(format!("the starter of {id} holds no Rust crate"))
-        }
-        None if std::env::var(toolchain::OFF_ENV).is_ok_and(|v| v == "off") => Some(format!(
-            "{}=off: episodes give the agent no cargo",
-            toolchain::OFF_ENV
-        )),
-        None => Some("no `rustc` on PATH: episodes give the agent no cargo".to_string()),
-    };
+    let reason = staged.as_ref().err().map(|why| why.to_string());
+    let staged = staged.ok();
     let crates: Vec<String> = staged
         .as_ref()
         .map(|tc| {
@@ -195,7 +186,7 @@ fn prepare(id: &str, root: &std::path::Path, json: bool) -> anyhow::Result<()> {
             tc.root().display()
         );
     } else if let Some(r) = reason {
-        println!("{id}: nothing to prepare ({r})");
+        println!("{id}: nothing to prepare: {r}");
     }
     Ok(())
 }

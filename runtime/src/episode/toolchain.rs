@@ -96,20 +96,56 @@ fn host_toolchain() -> Option<(String, PathBuf, PathBuf)> {
     Some((version, sysroot, cargo_home))
 }
 
-/// Stages (once) the toolchain and the pre-built targets of `task`'s starter crates under
-/// `data_root`; `None` when the task has no crate, the host has no `rustc` or
-/// [`OFF_ENV`] is `off` (then the agent has no `cargo`). `note` receives one line before a long first build.
+/// Why [`stage`] staged nothing (the agent then has no `cargo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skipped {
+    /// The task's starter holds no Rust crate.
+    NoCrate,
+    /// [`OFF_ENV`] is `off`.
+    TurnedOff,
+    /// The host has no usable `rustc` (or no cargo home) on `PATH`.
+    NoRustc,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skipped::NoCrate => write!(f, "the task's starter holds no Rust crate"),
+            Skipped::TurnedOff => write!(f, "{OFF_ENV}=off: episodes give the agent no cargo"),
+            Skipped::NoRustc => write!(
+                f,
+                "no `rustc` on PATH (or no cargo home): episodes give the agent no cargo; install Rust on the host"
+            ),
+        }
+    }
+}
+
+/// [`stage`], when only the staged toolchain matters (`None`: nothing was staged).
 pub fn prepare(
     data_root: &Path,
     task: &Task,
     note: &dyn Fn(&str),
 ) -> Result<Option<Toolchain>, ToolchainError> {
+    Ok(stage(data_root, task, note)?.ok())
+}
+
+/// Stages (once) the toolchain and the pre-built targets of `task`'s starter crates under
+/// `data_root`, or says why it staged nothing. `note` receives cargo's progress lines
+/// during a first build.
+pub fn stage(
+    data_root: &Path,
+    task: &Task,
+    note: &dyn Fn(&str),
+) -> Result<Result<Toolchain, Skipped>, ToolchainError> {
     let crates = starter_crates(task);
-    if crates.is_empty() || std::env::var(OFF_ENV).is_ok_and(|v| v == "off") {
-        return Ok(None);
+    if crates.is_empty() {
+        return Ok(Err(Skipped::NoCrate));
+    }
+    if std::env::var(OFF_ENV).is_ok_and(|v| v == "off") {
+        return Ok(Err(Skipped::TurnedOff));
     }
     let Some((version, sysroot, cargo_home)) = host_toolchain() else {
-        return Ok(None);
+        return Ok(Err(Skipped::NoRustc));
     };
     let mut h = Sha256::new();
     h.update(version.as_bytes());
@@ -131,7 +167,7 @@ pub fn prepare(
     let tc = Toolchain { root, crates };
     let ready = tc.root.join("ready");
     if ready.exists() {
-        return Ok(Some(tc));
+        return Ok(Ok(tc));
     }
     // One stager at a time (parallel episodes of a sweep); the lock dies with us.
     let lock_path = base.join(".lock");
@@ -144,7 +180,7 @@ pub fn prepare(
         ));
     }
     if ready.exists() {
-        return Ok(Some(tc));
+        return Ok(Ok(tc));
     }
     note(&format!(
         "staging the Rust toolchain for the sandbox in {} and pre-building the starter crate(s) of {} (once; minutes)",
@@ -175,7 +211,7 @@ pub fn prepare(
     }
     open_up(&tc.root)?;
     std::fs::write(&ready, version).map_err(io(format!("writing {}", ready.display())))?;
-    Ok(Some(tc))
+    Ok(Ok(tc))
 }
 
 impl Toolchain {

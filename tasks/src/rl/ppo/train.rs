@@ -178,8 +178,7 @@ pub fn train_batch(
     Rng::stream(opts.seed, 2).shuffle(&mut perm);
 
     let mut buf = Rollout::new(t_len + 1, n, d);
-    let mut state = UpdateState::new(params.len(), batch, d, k);
-    state.perm = perm;
+    let mut state = UpdateState::new(params.len(), batch, d, k, perm);
     let (mut actor_tape, mut critic_tape) = (Tape::default(), Tape::default());
     let mut actions = vec![0.0f32; n];
     let mut log_pis = vec![0.0f32; n];
@@ -325,8 +324,7 @@ pub fn update_once(
         ));
     }
     let (critic, actor) = spec.layouts();
-    let mut state = UpdateState::new(params.len(), batch, buf.obs_dim, actor.n_out());
-    state.perm = perm;
+    let mut state = UpdateState::new(params.len(), batch, buf.obs_dim, actor.n_out(), perm);
     Ok(state.update(cfg, spec, &critic, &actor, sparse, buf, params, par))
 }
 
@@ -353,7 +351,8 @@ struct UpdateState {
 }
 
 impl UpdateState {
-    fn new(n_params: usize, batch: usize, d: usize, k: usize) -> Self {
+    /// Buffers for minibatches of `batch` samples, drawn in the order `perm` gives.
+    fn new(n_params: usize, batch: usize, d: usize, k: usize, perm: Vec<usize>) -> Self {
         UpdateState {
             adam: Adam::new(n_params),
             grads: vec![0.0; n_params],
@@ -372,7 +371,7 @@ impl UpdateState {
             actor_tape: Tape::default(),
             critic_tape: Tape::default(),
             scratch: BackScratch::default(),
-            perm: Vec::new(),
+            perm,
         }
     }
 
