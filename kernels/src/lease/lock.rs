@@ -109,22 +109,72 @@ pub(crate) fn read_holder(path: &Path) -> Option<Holder> {
     serde_json::from_str(text.trim()).ok()
 }
 
-/// Whether the lock at `path` is held now, and by which pid, from `/proc/locks`:
-/// `Ok(None)` free, `Ok(Some(pid))` held. An error when `/proc/locks` cannot be read.
+/// Whether the lock at `path` is held now, and by which pid: `Ok(None)` free,
+/// `Ok(Some(pid))` held. An error when `/proc/locks` cannot be read.
+///
+/// The recorded holder is checked first, in its own descriptor table
+/// (`/proc/<pid>/fdinfo`), which the kernel prints in one piece. `/proc/locks` is the
+/// fallback (another user's process, or no record yet): it is one list for the whole
+/// machine and is read a page at a time, so a lock dropped elsewhere between two pages
+/// can shift a held lock out of view; it is read a second time before saying "free".
 pub(crate) fn held_by(path: &Path) -> std::io::Result<Option<u32>> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let locks = std::fs::read_to_string("/proc/locks")?;
-    let dev = meta.dev();
-    Ok(find_flock(
-        &locks,
-        libc::major(dev) as u64,
-        libc::minor(dev) as u64,
-        meta.ino(),
-    ))
+    let (dev, ino) = (meta.dev(), meta.ino());
+    let (major, minor) = (libc::major(dev) as u64, libc::minor(dev) as u64);
+    if let Some(pid) = read_holder(path).and_then(|h| held_in_fdinfo(h.pid, dev, ino)) {
+        return Ok(Some(pid));
+    }
+    for _ in 0..2 {
+        if let Some(pid) = find_flock(&read_proc_locks()?, major, minor, ino) {
+            return Ok(Some(pid));
+        }
+    }
+    Ok(None)
+}
+
+/// The text of `/proc/locks`, read in page-sized pieces: every `read` is one consistent
+/// look at the list, so fewer pieces leave fewer gaps for changes to fall into
+/// (`read_to_string` would start with a 32-byte read).
+fn read_proc_locks() -> std::io::Result<String> {
+    let mut bytes = Vec::with_capacity(1 << 16);
+    File::open("/proc/locks")?.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The pid shown on an exclusive `FLOCK` that process `pid` holds through one of its
+/// descriptors on the file `dev`/`ino`, from `/proc/<pid>/fdinfo` (which lists the locks
+/// held through that descriptor). `None` when it holds none there or its table cannot
+/// be read (another user's process).
+fn held_in_fdinfo(pid: u32, dev: u64, ino: u64) -> Option<u32> {
+    let (major, minor) = (libc::major(dev) as u64, libc::minor(dev) as u64);
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten() {
+        let same_file = std::fs::metadata(entry.path())
+            .map(|m| m.dev() == dev && m.ino() == ino)
+            .unwrap_or(false);
+        if !same_file {
+            continue;
+        }
+        let fdinfo = Path::new("/proc")
+            .join(pid.to_string())
+            .join("fdinfo")
+            .join(entry.file_name());
+        let Ok(info) = std::fs::read_to_string(fdinfo) else {
+            continue;
+        };
+        let locks: String = info
+            .lines()
+            .filter_map(|l| l.strip_prefix("lock:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if let Some(shown) = find_flock(&locks, major, minor, ino) {
+            return Some(shown);
+        }
+    }
+    None
 }
 
 /// Finds an exclusive `FLOCK` on inode `ino` of device `major:minor` in the text of
@@ -156,6 +206,10 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// Serialises the tests that read `/proc/locks` with those that crowd it, so that the
+    /// fallback's check (no holder recorded) is not raced by this binary's own churn.
+    static PROC_LOCKS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn proc_locks_lines_are_matched_by_device_and_inode() {
         let text = "1: FLOCK  ADVISORY  READ 23071 fe:00:10133509 0 EOF\n\
@@ -170,10 +224,13 @@ mod tests {
 
     #[test]
     fn a_lock_excludes_a_second_open_of_the_same_file_and_is_seen_in_proc_locks() {
+        let _serial = PROC_LOCKS.lock();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("GPU-x.lock");
         assert_eq!(held_by(&p).unwrap(), None);
         let mut a = LockFile::try_acquire(&p).unwrap().unwrap();
+        // No holder recorded yet: found through /proc/locks alone.
+        assert_eq!(held_by(&p).unwrap(), Some(std::process::id()));
         a.write_holder(&Holder {
             pid: std::process::id(),
             purpose: "test".into(),
@@ -186,5 +243,52 @@ mod tests {
         drop(a);
         assert_eq!(held_by(&p).unwrap(), None);
         assert!(LockFile::try_acquire(&p).unwrap().is_some());
+    }
+
+    /// `/proc/locks` is one list for the whole machine, read in pieces; a lock taken or
+    /// dropped elsewhere between two pieces must not hide a lock that is held throughout.
+    #[test]
+    fn a_held_lock_is_seen_while_other_locks_come_and_go() {
+        let _serial = PROC_LOCKS.lock();
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("GPU-held.lock");
+        let mut held = LockFile::try_acquire(&ours).unwrap().unwrap();
+        held.write_holder(&Holder {
+            pid: std::process::id(),
+            purpose: "test".into(),
+            since: 1.0,
+        });
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churners: Vec<_> = (0..2)
+            .map(|t| {
+                let others: Vec<PathBuf> = (0..64)
+                    .map(|i| dir.path().join(format!("other-{t}-{i}.lock")))
+                    .collect();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut locks: Vec<Option<LockFile>> = others.iter().map(|_| None).collect();
+                    let mut i = 0usize;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let k = (i * 7919) % others.len();
+                        locks[k] = match locks[k].take() {
+                            Some(_) => None,
+                            None => LockFile::try_acquire(&others[k]).unwrap(),
+                        };
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        let mut missed = 0;
+        for _ in 0..3000 {
+            if held_by(&ours).unwrap() != Some(std::process::id()) {
+                missed += 1;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for c in churners {
+            c.join().unwrap();
+        }
+        assert_eq!(missed, 0, "held_by missed a held lock {missed} times of 3000");
     }
 }

@@ -392,7 +392,7 @@ pub enum LeaseState {
     Free,
     /// A process holds it.
     Leased {
-        /// The holder's pid (from `/proc/locks`).
+        /// The holder's pid (from its `/proc/<pid>/fdinfo`, else `/proc/locks`).
         pid: u32,
         /// What the holder recorded, when it matches that pid.
         holder: Option<Holder>,
@@ -409,7 +409,7 @@ pub fn status(inv: &Inventory, dir: &Path) -> Vec<(GpuDevice, LeaseState)> {
         .collect()
 }
 
-/// The state of one lock file: who holds it (from `/proc/locks`) and, when the recorded
+/// The state of one lock file: who holds it ([`lock::held_by`]) and, when the recorded
 /// holder is that process, what it recorded.
 fn lease_state(path: &Path) -> LeaseState {
     match lock::held_by(path) {
