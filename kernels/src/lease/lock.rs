@@ -289,6 +289,9 @@ mod tests {
         for c in churners {
             c.join().unwrap();
         }
-        assert_eq!(missed, 0, "held_by missed a held lock {missed} times of 3000");
+        assert_eq!(
+            missed, 0,
+            "held_by missed a held lock {missed} times of 3000"
+        );
     }
 }

@@ -285,7 +285,23 @@ fn confine_and_exec(
     // SAFETY: plain syscalls on our own process.
     unsafe {
         libc::setsid();
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // Every signal back to its default: an ignored disposition survives `execve`, and
+        // a launcher started in the background of a script (`mlgym run ... &`, nohup)
+        // ignores SIGINT and SIGQUIT. A shell that starts with SIGINT ignored may not
+        // trap it (POSIX), and the session's timeout could then not stop a command's
+        // remaining statements. The raw system call also reaches the C library's
+        // reserved signals (32, 33), which `signal` refuses; an all-zero `sigaction` is
+        // SIG_DFL in every architecture's layout. SIGKILL and SIGSTOP fail harmlessly.
+        let default_action = [0u64; 4];
+        for sig in 1..=64 {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default_action.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
