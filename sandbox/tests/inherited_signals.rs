@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use mlgym_sandbox::{EndReason, Session};
+use mlgym_sandbox::EndReason;
 
 #[test]
 fn ignored_signals_of_the_launcher_do_not_reach_the_sandbox() {
@@ -36,9 +36,7 @@ fn ignored_signals_of_the_launcher_do_not_reach_the_sandbox() {
         }
 
         // A session: the timeout interrupts the shell, which drops the rest of the line.
-        let mut spec = spec(mode, ws.path());
-        spec.limits.wall = None;
-        let mut s = Session::start(&spec).unwrap();
+        let mut s = start(mode, ws.path());
         let o = s
             .run(
                 "echo before; sleep 3600; echo after",

@@ -16,13 +16,6 @@ fn name(m: ModeRequest) -> &'static str {
     }
 }
 
-fn start(mode: ModeRequest, ws: &std::path::Path) -> Session {
-    let mut s = spec(mode, ws);
-    s.limits.wall = None;
-    s.output_policy = mlgym_sandbox::OutputPolicy::Truncate;
-    Session::start(&s).unwrap()
-}
-
 const T: Option<Duration> = Some(Duration::from_secs(20));
 
 #[test]

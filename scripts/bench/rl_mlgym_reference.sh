@@ -29,8 +29,13 @@ mkdir -p "$out"
 echo "== $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for m in $models; do
     [ "${SKIP_TRAIN:-0}" = 1 ] && [ -f "$out/model-$m.safetensors" ] && continue
-    (cd "$src" && "$venv/bin/python" "$root/scripts/bench/rl_mlgym_reference.py" . "$m" "$out" $steps 2>"$out/train-$m.err") \
-        | grep '^RESULT'
+    if ! (cd "$src" && "$venv/bin/python" "$root/scripts/bench/rl_mlgym_reference.py" . "$m" "$out" $steps 2>"$out/train-$m.err") \
+        >"$out/train-$m.out"; then
+        echo "training model $m with MLGym's code failed; its messages: $out/train-$m.err" >&2
+        tail -5 "$out/train-$m.err" >&2
+        exit 1
+    fi
+    grep '^RESULT' "$out/train-$m.out"
 done
 
 # Both evaluators want exactly five checkpoints: fill the slots with the trained models.

@@ -5,13 +5,14 @@ Runs MLGym's unmodified `policy.py` (BatchManager, RolloutManager, update) on a 
 configuration: a rollout of N_STEPS + 1 vector steps of N_ENVS environments, then one
 `update` call. Writes, gzipped JSON: the configuration, the rollout buffer (observations,
 actions, rewards, dones, log-probabilities, values), the minibatch permutation MLGym
-draws from its `rng_update`, the parameters before and after the update in our tensor
-names, and the loss parts MLGym reports.
+draws from its `rng_update`, and the parameters before and after the update in our
+tensor names.
 
 Usage: rl_ppo_update_reference.py MLGYM_TASK_DIR ENV OUT.json.gz
-MLGYM_TASK_DIR is data/rlBreakoutMinAtar (ENV Breakout-MinAtar) or
-data/rlMountainCarContinuous (ENV MountainCarContinuous-v0) of an MLGym checkout; needs
-the environment scripts/bench/rl_mlgym_reference.sh creates. MLGym is run, not copied.
+MLGYM_TASK_DIR is data/rlBreakoutMinAtar (ENV Breakout-MinAtar),
+data/rlMountainCarContinuous (ENV MountainCarContinuous-v0) or data/rlMetaMazeMisc
+(ENV MetaMaze-misc) of an MLGym checkout; needs the environment
+scripts/bench/rl_mlgym_reference.sh creates. MLGym is run, not copied.
 """
 
 import gzip
@@ -38,6 +39,8 @@ def ours(params, layers):
 
 
 def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
     task_dir, env_name, out = sys.argv[1], sys.argv[2], sys.argv[3]
     sys.path.insert(0, os.path.join(task_dir, "src"))
     import jax
@@ -58,6 +61,7 @@ def main():
     key = jax.random.PRNGKey(7)
     k_init, k_reset, k_step, k_update = jax.random.split(key, 4)
     model, params = get_model_ready(k_init, cfg)
+    # The optimiser train_ppo builds (it is not exposed): clipping, Adam, linear schedule.
     tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.scale_by_adam(eps=1e-5),
                      optax.scale_by_schedule(optax.linear_schedule(
                          init_value=-float(cfg.lr_begin), end_value=-float(cfg.lr_end),

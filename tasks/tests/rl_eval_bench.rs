@@ -32,12 +32,7 @@ fn evaluation_time_per_task() {
             continue;
         }
         let cfg = PpoConfig::mlgym(env);
-        let spec = mlgym_tasks::rl::policy::NetSpec {
-            obs_dim: env.obs_dim(),
-            hidden_layers: cfg.num_hidden_layers,
-            hidden_units: cfg.num_hidden_units,
-            head: mlgym_tasks::rl::policy::head_for(env),
-        };
+        let spec = cfg.net_spec(env);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.toml"), cfg.to_toml(env)).unwrap();
         std::fs::create_dir(dir.path().join("checkpoints")).unwrap();

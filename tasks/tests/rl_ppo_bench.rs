@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mlgym_tasks::rl::env::EnvId;
-use mlgym_tasks::rl::policy::{head_for, NetSpec, RayonPar};
+use mlgym_tasks::rl::policy::RayonPar;
 use mlgym_tasks::rl::ppo::{train_env, PpoConfig, TrainOptions};
 use mlgym_tasks::rng::Rng;
 
@@ -42,12 +42,7 @@ fn ppo_env_steps_per_second() {
         cfg.num_train_steps =
             n_updates * (cfg.num_train_envs as u64) * (cfg.n_steps as u64 + 1) - 1;
         cfg.lr_warmup *= full_steps as f64 / cfg.num_train_steps as f64;
-        let spec = NetSpec {
-            obs_dim: env.obs_dim(),
-            hidden_layers: cfg.num_hidden_layers,
-            hidden_units: cfg.num_hidden_units,
-            head: head_for(env),
-        };
+        let spec = cfg.net_spec(env);
         let params = spec.init(&mut Rng::new(1));
         let progress = |_: &str| {};
         let opts = TrainOptions {
@@ -150,12 +145,7 @@ fn train_one_with_snapshots(
     use mlgym_tasks::rl::ppo::train::model_seeds;
     use mlgym_tasks::rl::ppo::Snapshot;
     use mlgym_tasks::rl::task::curves_csv;
-    let spec = NetSpec {
-        obs_dim: env.obs_dim(),
-        hidden_layers: cfg.num_hidden_layers,
-        hidden_units: cfg.num_hidden_units,
-        head: head_for(env),
-    };
+    let spec = cfg.net_spec(env);
     let write = |dir: &std::path::Path, params: &[f32]| {
         std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
         std::fs::write(dir.join("config.toml"), cfg.to_toml(env)).unwrap();

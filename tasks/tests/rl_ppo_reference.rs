@@ -9,9 +9,8 @@ use std::io::Read;
 
 use mlgym_tasks::rl::env::EnvId;
 use mlgym_tasks::rl::nn::par::Serial;
-use mlgym_tasks::rl::policy::{head_for, NetSpec};
+use mlgym_tasks::rl::policy::NetSpec;
 use mlgym_tasks::rl::ppo::buffer::Rollout;
-use mlgym_tasks::rl::ppo::train::sparse_obs;
 use mlgym_tasks::rl::ppo::{update_once, PpoConfig};
 use serde_json::Value;
 
@@ -40,19 +39,21 @@ fn usize_of(v: &Value, key: &str) -> usize {
     v[key].as_u64().unwrap() as usize
 }
 
+fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect()
+}
+
 /// The parameters named in `tensors` laid out as `spec` lays them out.
 fn params_of(spec: &NetSpec, tensors: &Value) -> Vec<f32> {
     let mut p = vec![f32::NAN; spec.num_params()];
     for t in spec.tensors() {
         let rec = &tensors[t.name.as_str()];
         assert!(!rec.is_null(), "the fixture lacks {}", t.name);
-        let shape: Vec<usize> = rec["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_u64().unwrap() as usize)
-            .collect();
-        assert_eq!(shape, t.shape, "{}", t.name);
+        assert_eq!(usizes(&rec["shape"]), t.shape, "{}", t.name);
         p[t.offset..t.offset + t.len()].copy_from_slice(&floats(&rec["data"]));
     }
     p
@@ -104,12 +105,7 @@ fn check_update_matches_mlgym(env: EnvId) {
     cfg.epoch_ppo = usize_of(&fx, "epoch_ppo");
     cfg.num_hidden_units = usize_of(&fx, "hidden_units");
     cfg.num_hidden_layers = usize_of(&fx, "hidden_layers");
-    let spec = NetSpec {
-        obs_dim: env.obs_dim(),
-        hidden_layers: cfg.num_hidden_layers,
-        hidden_units: cfg.num_hidden_units,
-        head: head_for(env),
-    };
+    let spec = cfg.net_spec(env);
     let mut buf = Rollout::new(t_len + 1, n, env.obs_dim());
     buf.obs = floats(&fx["obs"]);
     buf.actions = floats(&fx["actions"]);
@@ -119,16 +115,11 @@ fn check_update_matches_mlgym(env: EnvId) {
     buf.values = floats(&fx["values"]);
     buf.len = t_len + 1;
     assert_eq!(buf.obs.len(), (t_len + 1) * n * env.obs_dim());
-    let perm: Vec<usize> = fx["perm"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
+    let perm = usizes(&fx["perm"]);
     let before = params_of(&spec, &fx["before"]);
     let theirs = params_of(&spec, &fx["after"]);
     let mut ours = before.clone();
-    update_once(&cfg, &spec, sparse_obs(env), &buf, &mut ours, perm, &Serial).unwrap();
+    update_once(&cfg, env, &buf, &mut ours, perm, &Serial).unwrap();
     let moved: f64 = before
         .iter()
         .zip(&theirs)

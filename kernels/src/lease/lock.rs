@@ -103,34 +103,37 @@ impl Drop for LockFile {
 }
 
 /// The holder recorded in the lock file at `path`, if it parses.
-pub(crate) fn read_holder(path: &Path) -> Option<Holder> {
+fn read_holder(path: &Path) -> Option<Holder> {
     let mut text = String::new();
     File::open(path).ok()?.read_to_string(&mut text).ok()?;
     serde_json::from_str(text.trim()).ok()
 }
 
-/// Whether the lock at `path` is held now, and by which pid: `Ok(None)` free,
-/// `Ok(Some(pid))` held. An error when `/proc/locks` cannot be read.
+/// Who holds the lock at `path` now: `Ok(None)` free, `Ok(Some((pid, record)))` held by
+/// `pid`, with the [`Holder`] recorded in the file when it names that pid. An error when
+/// `/proc/locks` cannot be read.
 ///
 /// The recorded holder is checked first, in its own descriptor table
 /// (`/proc/<pid>/fdinfo`), which the kernel prints in one piece. `/proc/locks` is the
 /// fallback (another user's process, or no record yet): it is one list for the whole
 /// machine and is read a page at a time, so a lock dropped elsewhere between two pages
 /// can shift a held lock out of view; it is read a second time before saying "free".
-pub(crate) fn held_by(path: &Path) -> std::io::Result<Option<u32>> {
+pub(crate) fn held_by(path: &Path) -> std::io::Result<Option<(u32, Option<Holder>)>> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     let (dev, ino) = (meta.dev(), meta.ino());
-    let (major, minor) = (libc::major(dev) as u64, libc::minor(dev) as u64);
-    if let Some(pid) = read_holder(path).and_then(|h| held_in_fdinfo(h.pid, dev, ino)) {
-        return Ok(Some(pid));
+    let record = read_holder(path);
+    if let Some(h) = record.as_ref() {
+        if let Some(pid) = held_in_fdinfo(h.pid, dev, ino) {
+            return Ok(Some((pid, record.filter(|h| h.pid == pid))));
+        }
     }
     for _ in 0..2 {
-        if let Some(pid) = find_flock(&read_proc_locks()?, major, minor, ino) {
-            return Ok(Some(pid));
+        if let Some(pid) = find_flock(read_proc_locks()?.lines(), dev, ino) {
+            return Ok(Some((pid, record.filter(|h| h.pid == pid))));
         }
     }
     Ok(None)
@@ -147,10 +150,9 @@ fn read_proc_locks() -> std::io::Result<String> {
 
 /// The pid shown on an exclusive `FLOCK` that process `pid` holds through one of its
 /// descriptors on the file `dev`/`ino`, from `/proc/<pid>/fdinfo` (which lists the locks
-/// held through that descriptor). `None` when it holds none there or its table cannot
-/// be read (another user's process).
+/// held through that descriptor, as `lock:` lines). `None` when it holds none there or
+/// its table cannot be read (another user's process).
 fn held_in_fdinfo(pid: u32, dev: u64, ino: u64) -> Option<u32> {
-    let (major, minor) = (libc::major(dev) as u64, libc::minor(dev) as u64);
     for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten() {
         let same_file = std::fs::metadata(entry.path())
             .map(|m| m.dev() == dev && m.ino() == ino)
@@ -165,23 +167,20 @@ fn held_in_fdinfo(pid: u32, dev: u64, ino: u64) -> Option<u32> {
         let Ok(info) = std::fs::read_to_string(fdinfo) else {
             continue;
         };
-        let locks: String = info
-            .lines()
-            .filter_map(|l| l.strip_prefix("lock:"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        if let Some(shown) = find_flock(&locks, major, minor, ino) {
+        let locks = info.lines().filter_map(|l| l.strip_prefix("lock:"));
+        if let Some(shown) = find_flock(locks, dev, ino) {
             return Some(shown);
         }
     }
     None
 }
 
-/// Finds an exclusive `FLOCK` on inode `ino` of device `major:minor` in the text of
-/// `/proc/locks` (`1: FLOCK  ADVISORY  WRITE 1234 fe:00:5317188 0 EOF`; waiters, marked
+/// Finds an exclusive `FLOCK` on inode `ino` of device `dev` among `lines` in the format
+/// of `/proc/locks` (`1: FLOCK  ADVISORY  WRITE 1234 fe:00:5317188 0 EOF`; waiters, marked
 /// `->`, are skipped) and returns its pid.
-pub(crate) fn find_flock(locks: &str, major: u64, minor: u64, ino: u64) -> Option<u32> {
-    for line in locks.lines() {
+fn find_flock<'a>(lines: impl IntoIterator<Item = &'a str>, dev: u64, ino: u64) -> Option<u32> {
+    let (major, minor) = (libc::major(dev) as u64, libc::minor(dev) as u64);
+    for line in lines {
         let fields: Vec<&str> = line.split_whitespace().collect();
         // A waiter's line has `->` where the lock type goes, so it is skipped too.
         if fields.len() < 6 || fields[1] != "FLOCK" || fields[3] != "WRITE" {
@@ -210,16 +209,22 @@ mod tests {
     /// fallback's check (no holder recorded) is not raced by this binary's own churn.
     static PROC_LOCKS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+    /// The pid [`held_by`] names for `path`.
+    fn holder_pid(path: &Path) -> Option<u32> {
+        held_by(path).unwrap().map(|(pid, _)| pid)
+    }
+
     #[test]
     fn proc_locks_lines_are_matched_by_device_and_inode() {
         let text = "1: FLOCK  ADVISORY  READ 23071 fe:00:10133509 0 EOF\n\
                     2: FLOCK  ADVISORY  WRITE 22765 fe:00:5317188 0 EOF\n\
                     2: -> FLOCK  ADVISORY  WRITE 23071 fe:00:5317188 0 EOF\n\
                     3: POSIX  ADVISORY  WRITE 99 fe:00:42 0 EOF\n";
-        assert_eq!(find_flock(text, 0xfe, 0, 5317188), Some(22765));
-        assert_eq!(find_flock(text, 0xfe, 0, 10133509), None); // shared, not a lease
-        assert_eq!(find_flock(text, 0xfe, 0, 42), None); // POSIX lock
-        assert_eq!(find_flock(text, 0xfd, 0, 5317188), None);
+        let (fe, fd) = (libc::makedev(0xfe, 0), libc::makedev(0xfd, 0));
+        assert_eq!(find_flock(text.lines(), fe, 5317188), Some(22765));
+        assert_eq!(find_flock(text.lines(), fe, 10133509), None); // shared, not a lease
+        assert_eq!(find_flock(text.lines(), fe, 42), None); // POSIX lock
+        assert_eq!(find_flock(text.lines(), fd, 5317188), None);
     }
 
     #[test]
@@ -227,10 +232,10 @@ mod tests {
         let _serial = PROC_LOCKS.lock();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("GPU-x.lock");
-        assert_eq!(held_by(&p).unwrap(), None);
+        assert_eq!(holder_pid(&p), None);
         let mut a = LockFile::try_acquire(&p).unwrap().unwrap();
         // No holder recorded yet: found through /proc/locks alone.
-        assert_eq!(held_by(&p).unwrap(), Some(std::process::id()));
+        assert_eq!(holder_pid(&p), Some(std::process::id()));
         a.write_holder(&Holder {
             pid: std::process::id(),
             purpose: "test".into(),
@@ -238,10 +243,11 @@ mod tests {
         });
         // flock conflicts between open file descriptions, even in one process.
         assert!(LockFile::try_acquire(&p).unwrap().is_none());
-        assert_eq!(held_by(&p).unwrap(), Some(std::process::id()));
+        assert_eq!(holder_pid(&p), Some(std::process::id()));
         assert_eq!(read_holder(&p).unwrap().purpose, "test");
+        assert_eq!(held_by(&p).unwrap().unwrap().1.unwrap().purpose, "test");
         drop(a);
-        assert_eq!(held_by(&p).unwrap(), None);
+        assert_eq!(holder_pid(&p), None);
         assert!(LockFile::try_acquire(&p).unwrap().is_some());
     }
 
@@ -281,7 +287,7 @@ mod tests {
             .collect();
         let mut missed = 0;
         for _ in 0..3000 {
-            if held_by(&ours).unwrap() != Some(std::process::id()) {
+            if holder_pid(&ours) != Some(std::process::id()) {
                 missed += 1;
             }
         }

@@ -414,10 +414,7 @@ pub fn status(inv: &Inventory, dir: &Path) -> Vec<(GpuDevice, LeaseState)> {
 fn lease_state(path: &Path) -> LeaseState {
     match lock::held_by(path) {
         Ok(None) => LeaseState::Free,
-        Ok(Some(pid)) => LeaseState::Leased {
-            pid,
-            holder: lock::read_holder(path).filter(|h| h.pid == pid),
-        },
+        Ok(Some((pid, holder))) => LeaseState::Leased { pid, holder },
         Err(e) => LeaseState::Unknown(format!("reading /proc/locks: {e}")),
     }
 }

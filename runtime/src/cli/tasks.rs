@@ -160,33 +160,32 @@ fn prepare(id: &str, root: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let staged = toolchain::stage(root, t, &|l| eprintln!("{l}"))?;
     let seconds = started.elapsed().as_secs_f64();
-    let reason = staged.as_ref().err().map(|why| why.to_string());
-    let staged = staged.ok();
-    let crates: Vec<String> = staged
-        .as_ref()
-        .map(|tc| {
+    let (rust, crates, reason) = match &staged {
+        Ok(tc) => (
+            Some(tc.root().display().to_string()),
             tc.crates()
                 .iter()
                 .map(|c| c.display().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+                .collect::<Vec<_>>(),
+            None,
+        ),
+        Err(why) => (None, Vec::new(), Some(why.to_string())),
+    };
     if json {
         print_json(&serde_json::json!({
             "task": id,
-            "rust": staged.as_ref().map(|tc| tc.root().display().to_string()),
+            "rust": rust,
             "crates": crates,
             "seconds": seconds,
             "reason": reason,
         }));
-    } else if let Some(tc) = &staged {
-        println!(
-            "{id}: toolchain staged and {} pre-built in {} ({seconds:.1} s)",
-            crates.join(", "),
-            tc.root().display()
-        );
-    } else if let Some(r) = reason {
+    } else if let Some(r) = &reason {
         println!("{id}: nothing to prepare: {r}");
+    } else if let Some(root) = &rust {
+        println!(
+            "{id}: toolchain staged and {} pre-built in {root} ({seconds:.1} s)",
+            crates.join(", ")
+        );
     }
     Ok(())
 }

@@ -111,7 +111,10 @@ impl std::fmt::Display for Skipped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Skipped::NoCrate => write!(f, "the task's starter holds no Rust crate"),
-            Skipped::TurnedOff => write!(f, "{OFF_ENV}=off: episodes give the agent no cargo"),
+            Skipped::TurnedOff => write!(
+                f,
+                "{OFF_ENV}=off: episodes give the agent no cargo; unset it to stage the toolchain"
+            ),
             Skipped::NoRustc => write!(
                 f,
                 "no `rustc` on PATH (or no cargo home): episodes give the agent no cargo; install Rust on the host"

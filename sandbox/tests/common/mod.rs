@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Duration;
 
-use mlgym_sandbox::{host_support, ModeRequest, Outcome, SandboxSpec};
+use mlgym_sandbox::{host_support, ModeRequest, Outcome, SandboxSpec, Session};
 
 static INIT: Once = Once::new();
 
@@ -62,6 +62,15 @@ pub fn spec(mode: ModeRequest, ws: &Path) -> SandboxSpec {
     let mut s = SandboxSpec::new(ws).mode(mode);
     s.limits.wall = Some(Duration::from_secs(20));
     s
+}
+
+/// A persistent session in `mode` on `ws`: no overall wall limit (each command gets its
+/// own), long output truncated.
+pub fn start(mode: ModeRequest, ws: &Path) -> Session {
+    let mut s = spec(mode, ws);
+    s.limits.wall = None;
+    s.output_policy = mlgym_sandbox::OutputPolicy::Truncate;
+    Session::start(&s).unwrap()
 }
 
 /// Runs `sh -c script`.

@@ -2,6 +2,7 @@
 //! text that carries them (`[network]` for the network, `[train]` for the rest).
 
 use crate::rl::env::EnvId;
+use crate::rl::policy::net::{head_for, NetSpec};
 
 /// PPO hyperparameters and the network size (MLGym's `train_config` keys).
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +43,16 @@ pub struct PpoConfig {
 }
 
 impl PpoConfig {
+    /// The actor-critic these settings train on `env`.
+    pub fn net_spec(&self, env: EnvId) -> NetSpec {
+        NetSpec {
+            obs_dim: env.obs_dim(),
+            hidden_layers: self.num_hidden_layers,
+            hidden_units: self.num_hidden_units,
+            head: head_for(env),
+        }
+    }
+
     /// MLGym's `src/config.yaml` for `env`.
     pub fn mlgym(env: EnvId) -> Self {
         match env {

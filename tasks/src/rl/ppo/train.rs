@@ -32,7 +32,7 @@ use crate::rl::nn::adam::Adam;
 use crate::rl::nn::mlp::{backward, forward, BackScratch, Tape};
 use crate::rl::nn::par::Par;
 use crate::rl::policy::dist::{self, PolicyAction};
-use crate::rl::policy::net::{head_for, MlpLayout, NetSpec};
+use crate::rl::policy::net::{MlpLayout, NetSpec};
 use crate::rl::vec_env::{SoaEnv, VecEnv};
 use crate::rng::Rng;
 
@@ -300,20 +300,20 @@ pub fn train_batch(
     })
 }
 
-/// One PPO update of `params` on a full rollout `buf` (GAE, then `epoch_ppo` epochs of
-/// minibatch steps) with minibatch permutation `perm` and a fresh optimiser: exactly what
-/// the training loop does at its first update. `tasks/tests/rl_ppo_reference.rs` compares
-/// it with MLGym's own `update` on a recorded rollout.
-#[allow(clippy::too_many_arguments)]
+/// One PPO update of `params` (laid out as `cfg.net_spec(env)`) on a full rollout `buf`
+/// (GAE, then `epoch_ppo` epochs of minibatch steps) with minibatch permutation `perm`
+/// and a fresh optimiser: exactly what the training loop does at its first update.
+/// `tasks/tests/rl_ppo_reference.rs` compares it with MLGym's own `update` on a recorded
+/// rollout.
 pub fn update_once(
     cfg: &PpoConfig,
-    spec: &NetSpec,
-    sparse: bool,
+    env: EnvId,
     buf: &Rollout,
     params: &mut [f32],
     perm: Vec<usize>,
     par: &dyn Par,
 ) -> Result<LossParts, String> {
+    let spec = cfg.net_spec(env);
     let batch = buf.n_envs * (buf.slots - 1);
     let mut sorted = perm.clone();
     sorted.sort_unstable();
@@ -325,7 +325,16 @@ pub fn update_once(
     }
     let (critic, actor) = spec.layouts();
     let mut state = UpdateState::new(params.len(), batch, buf.obs_dim, actor.n_out(), perm);
-    Ok(state.update(cfg, spec, &critic, &actor, sparse, buf, params, par))
+    Ok(state.update(
+        cfg,
+        &spec,
+        &critic,
+        &actor,
+        sparse_obs(env),
+        buf,
+        params,
+        par,
+    ))
 }
 
 /// The buffers of the update phase, reused across updates.
@@ -555,12 +564,7 @@ pub fn train_models_on(
     progress: &(dyn Fn(&str) + Sync),
     done: &mut dyn FnMut(usize, &NetSpec, &TrainResult) -> Result<(), String>,
 ) -> Result<Vec<TrainResult>, String> {
-    let spec = NetSpec {
-        obs_dim: env.obs_dim(),
-        hidden_layers: cfg.num_hidden_layers,
-        hidden_units: cfg.num_hidden_units,
-        head: head_for(env),
-    };
+    let spec = cfg.net_spec(env);
     let last = which.iter().copied().max().map_or(0, |m| m + 1);
     let (train_seed, inits) = model_seeds(seed, last);
     let mut out = Vec::with_capacity(which.len());
